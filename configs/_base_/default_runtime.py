@@ -1,0 +1,5 @@
+# mmdet's runtime with our registry scope as the default: plain type names
+# resolve in mmpanfpn first, then mmdet, then mmengine.
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+default_scope = 'mmpanfpn'

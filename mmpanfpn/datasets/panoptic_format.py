@@ -1,0 +1,98 @@
+"""The COCO panoptic format: RGB-encoded segment ids and annotation files.
+
+A panoptic PNG stores each pixel's segment id as ``id = R + 256 G + 256^2 B``;
+id 0 is void. This module replaces what ``panopticapi.utils`` provides.
+"""
+import json
+import os.path as osp
+from typing import Dict, List, Tuple
+
+import mmcv
+import numpy as np
+from mmengine.fileio import get
+
+VOID_ID = 0
+
+
+def rgb2id(color: np.ndarray) -> np.ndarray:
+    """Segment ids of an (H, W, 3) RGB panoptic image, as int64 (H, W)."""
+    if color.ndim != 3 or color.shape[-1] != 3:
+        raise ValueError(f'expected an (H, W, 3) RGB array, got {color.shape}')
+    color = color.astype(np.int64)
+    return color[..., 0] + 256 * color[..., 1] + 256 * 256 * color[..., 2]
+
+
+def id2rgb(id_map: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb2id`: an (H, W, 3) uint8 RGB image."""
+    id_map = np.asarray(id_map, dtype=np.int64)
+    if id_map.size and (id_map.min() < 0 or id_map.max() >= 256**3):
+        raise ValueError('segment ids must lie in [0, 256^3) to be stored '
+                         'in a panoptic PNG')
+    return np.stack([id_map % 256, id_map // 256 % 256, id_map // 65536],
+                    axis=-1).astype(np.uint8)
+
+
+def read_panoptic_png(path: str, backend_args: dict = None) -> np.ndarray:
+    """Read a panoptic PNG into an int64 (H, W) segment-id map.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable RGB image.
+    """
+    try:
+        data = get(path, backend_args=backend_args)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'{path}: panoptic PNG not found') from None
+    img = mmcv.imfrombytes(data, flag='color', channel_order='rgb')
+    if img is None:
+        raise ValueError(f'{path}: not a readable PNG image')
+    return rgb2id(img)
+
+
+def load_json(path: str, what: str = 'annotation file') -> dict:
+    """Load a JSON object, with errors that name the file."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: {what} not found')
+    try:
+        with open(path, 'r', encoding='utf-8') as f:
+            content = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f'{path}: {what} is not valid JSON ({err})') from None
+    if not isinstance(content, dict):
+        raise ValueError(f'{path}: {what} must hold a JSON object, '
+                         f'got {type(content).__name__}')
+    return content
+
+
+def require_keys(record: dict, keys: Tuple[str, ...], where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` and the first missing key."""
+    if not isinstance(record, dict):
+        raise ValueError(f'{where}: expected an object, got '
+                         f'{type(record).__name__}')
+    for key in keys:
+        if key not in record:
+            raise ValueError(f'{where}: missing field "{key}"')
+
+
+def check_categories(categories: List[dict], path: str) -> Dict[int, dict]:
+    """Validate a ``categories`` list; return ``{category_id: category}``."""
+    if not isinstance(categories, list) or not categories:
+        raise ValueError(f'{path}: field "categories" must be a non-empty '
+                         'list')
+    by_id: Dict[int, dict] = {}
+    names = set()
+    for i, cat in enumerate(categories):
+        require_keys(cat, ('id', 'name', 'isthing'),
+                     f'{path}: categories[{i}]')
+        if cat['id'] in by_id:
+            raise ValueError(f'{path}: categories[{i}] repeats category id '
+                             f'{cat["id"]}')
+        if cat['name'] in names:
+            raise ValueError(f'{path}: categories[{i}] repeats category name '
+                             f'"{cat["name"]}"')
+        if cat['isthing'] not in (0, 1, True, False):
+            raise ValueError(f'{path}: categories[{i}] field "isthing" must '
+                             f'be 0 or 1, got {cat["isthing"]!r}')
+        by_id[cat['id']] = cat
+        names.add(cat['name'])
+    return by_id

@@ -1,0 +1,105 @@
+import numpy as np
+from mmdet.datasets.transforms import LoadAnnotations
+from mmdet.structures.mask import BitmapMasks
+
+from mmpanfpn.registry import TRANSFORMS
+from ..panoptic_format import VOID_ID, read_panoptic_png
+
+
+@TRANSFORMS.register_module()
+class LoadPanopticAnnotations(LoadAnnotations):
+    """Load a COCO panoptic PNG into what the joint detector trains on.
+
+    Added keys: ``gt_bboxes``, ``gt_bboxes_labels``, ``gt_ignore_flags``
+    (from the dataset's ``instances``), ``gt_masks`` (one bitmap per
+    instance, in the same order), ``gt_seg_map`` ((H, W) uint8: the
+    contiguous label of every pixel, things and stuff, crowd included,
+    ``ignore_index`` on void) and ``gt_panoptic_ids`` ((H, W) int64 segment
+    ids, for in-memory evaluation).
+
+    The PNG and the JSON are cross-checked: a segment id in one and not the
+    other is an error naming the file and the id.
+
+    Args:
+        ignore_index (int): Label of void pixels. Defaults to 255.
+        with_panoptic_ids (bool): Keep the raw id map as
+            ``gt_panoptic_ids``. Defaults to False.
+        **kwargs: ``with_bbox``, ``with_label``, ``with_mask``, ``with_seg``,
+            ``backend_args`` as in :class:`mmdet.LoadAnnotations`.
+    """
+
+    def __init__(self,
+                 with_bbox: bool = True,
+                 with_label: bool = True,
+                 with_mask: bool = True,
+                 with_seg: bool = True,
+                 ignore_index: int = 255,
+                 with_panoptic_ids: bool = False,
+                 **kwargs) -> None:
+        super().__init__(
+            with_bbox=with_bbox,
+            with_label=with_label,
+            with_mask=with_mask,
+            with_seg=with_seg,
+            **kwargs)
+        self.ignore_index = ignore_index
+        self.with_panoptic_ids = with_panoptic_ids
+
+    def _load_panoptic(self, results: dict) -> None:
+        path = results['seg_map_path']
+        id_map = read_panoptic_png(path, backend_args=self.backend_args)
+        segments = results['segments_info']
+        h, w = id_map.shape
+        if 'ori_shape' in results and tuple(results['ori_shape']) != (h, w):
+            raise ValueError(
+                f'{path}: panoptic PNG is {h}x{w} but the image '
+                f'{results.get("img_path")} is '
+                f'{results["ori_shape"][0]}x{results["ori_shape"][1]}')
+
+        # One pass: compact index per pixel, then per-segment lookups.
+        present, compact = np.unique(id_map, return_inverse=True)
+        compact = compact.reshape(h, w)
+        json_ids = np.array([s['id'] for s in segments], dtype=np.int64)
+        in_json = np.isin(present, json_ids)
+        stray = present[(~in_json) & (present != VOID_ID)]
+        if stray.size:
+            raise ValueError(
+                f'{path}: segment id {int(stray[0])} is in the PNG but not in '
+                'the JSON "segments_info"' +
+                (f' (and {stray.size - 1} more)' if stray.size > 1 else ''))
+        missing = json_ids[~np.isin(json_ids, present)]
+        if missing.size:
+            raise ValueError(
+                f'{path}: segment id {int(missing[0])} of the JSON '
+                '"segments_info" has no pixel in the PNG')
+
+        if self.with_seg:
+            label_of_compact = np.full(len(present), self.ignore_index,
+                                       np.uint8)
+            position = np.searchsorted(present, json_ids)
+            label_of_compact[position] = [s['category'] for s in segments]
+            results['gt_seg_map'] = label_of_compact[compact]
+            results['ignore_index'] = self.ignore_index
+        if self.with_mask:
+            instance_ids = [i['segment_id'] for i in results['instances']]
+            position = np.searchsorted(present, instance_ids)
+            masks = (compact[None] == position.reshape(-1, 1, 1))
+            results['gt_masks'] = BitmapMasks(masks.astype(np.uint8), h, w)
+        if self.with_panoptic_ids:
+            results['gt_panoptic_ids'] = id_map
+
+    def transform(self, results: dict) -> dict:
+        if self.with_bbox:
+            self._load_bboxes(results)
+        if self.with_label:
+            self._load_labels(results)
+        # Without a PNG (inference on unlabeled images) only boxes load.
+        if results.get('seg_map_path') is not None and (
+                self.with_mask or self.with_seg or self.with_panoptic_ids):
+            self._load_panoptic(results)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(with_bbox={self.with_bbox}, '
+                f'with_mask={self.with_mask}, with_seg={self.with_seg}, '
+                f'ignore_index={self.ignore_index})')

@@ -1,0 +1,41 @@
+"""Registries of the ``mmpanfpn`` scope.
+
+Every registry is a child of MMDetection's registry of the same kind, so a
+config in the ``mmpanfpn`` scope resolves, in this order, our own modules, then
+mmdet's (plain names such as ``'ResNet'`` or ``'mmdet.FPN'``), then mmengine's;
+other scopes (``'mmseg.FPNHead'``) are found through the shared mmengine root.
+"""
+from mmdet import registry as mmdet_registry
+from mmengine.registry import Registry
+
+_SCOPE = 'mmpanfpn'
+
+
+def _child(parent: Registry, location: str) -> Registry:
+    return Registry(
+        parent.name, parent=parent, scope=_SCOPE, locations=[location])
+
+
+RUNNERS = _child(mmdet_registry.RUNNERS, 'mmpanfpn.engine')
+RUNNER_CONSTRUCTORS = _child(mmdet_registry.RUNNER_CONSTRUCTORS,
+                             'mmpanfpn.engine')
+LOOPS = _child(mmdet_registry.LOOPS, 'mmpanfpn.engine')
+HOOKS = _child(mmdet_registry.HOOKS, 'mmpanfpn.engine')
+DATASETS = _child(mmdet_registry.DATASETS, 'mmpanfpn.datasets')
+DATA_SAMPLERS = _child(mmdet_registry.DATA_SAMPLERS, 'mmpanfpn.datasets')
+TRANSFORMS = _child(mmdet_registry.TRANSFORMS, 'mmpanfpn.datasets')
+MODELS = _child(mmdet_registry.MODELS, 'mmpanfpn.models')
+MODEL_WRAPPERS = _child(mmdet_registry.MODEL_WRAPPERS, 'mmpanfpn.models')
+WEIGHT_INITIALIZERS = _child(mmdet_registry.WEIGHT_INITIALIZERS,
+                             'mmpanfpn.models')
+OPTIMIZERS = _child(mmdet_registry.OPTIMIZERS, 'mmpanfpn.engine')
+OPTIM_WRAPPERS = _child(mmdet_registry.OPTIM_WRAPPERS, 'mmpanfpn.engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child(mmdet_registry.OPTIM_WRAPPER_CONSTRUCTORS,
+                                    'mmpanfpn.engine')
+PARAM_SCHEDULERS = _child(mmdet_registry.PARAM_SCHEDULERS, 'mmpanfpn.engine')
+METRICS = _child(mmdet_registry.METRICS, 'mmpanfpn.evaluation')
+EVALUATOR = _child(mmdet_registry.EVALUATOR, 'mmpanfpn.evaluation')
+TASK_UTILS = _child(mmdet_registry.TASK_UTILS, 'mmpanfpn.models')
+VISUALIZERS = _child(mmdet_registry.VISUALIZERS, 'mmpanfpn.engine')
+VISBACKENDS = _child(mmdet_registry.VISBACKENDS, 'mmpanfpn.engine')
+LOG_PROCESSORS = _child(mmdet_registry.LOG_PROCESSORS, 'mmpanfpn.engine')

@@ -1,0 +1,82 @@
+"""Packaging: version, registry scope, dependency check, checkpoint loading."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.registry import DefaultScope
+
+import mmpanfpn
+from mmpanfpn.registry import DATASETS, MODELS, TRANSFORMS
+from mmpanfpn.utils import dependencies
+
+
+def test_version():
+    assert isinstance(mmpanfpn.__version__, str)
+    assert mmpanfpn.version_info[:2] == tuple(
+        int(x) for x in mmpanfpn.__version__.split('.')[:2])
+
+
+def test_default_scope_and_resolution():
+    assert DefaultScope.get_current_instance().scope_name == 'mmpanfpn'
+    # our own module shadows mmdet's of the same name
+    from mmpanfpn.datasets import CocoPanopticDataset
+    assert DATASETS.get('CocoPanopticDataset') is CocoPanopticDataset
+    assert TRANSFORMS.get('LoadPanopticAnnotations').__module__.startswith(
+        'mmpanfpn')
+    # plain mmdet names, explicit mmdet/mmseg scopes, mmengine's
+    from mmdet.models import FPN, ResNet
+    from mmseg.models.decode_heads import FPNHead
+    assert MODELS.get('ResNet') is ResNet
+    assert MODELS.get('mmdet.FPN') is FPN
+    assert MODELS.get('mmseg.FPNHead') is FPNHead
+    assert TRANSFORMS.get('PackDetInputs') is not None
+
+
+def test_dependency_check_names_the_fix(monkeypatch):
+    monkeypatch.setitem(dependencies.SUPPORTED, 'mmdet',
+                        ('9.0.0', None, 'pip install mmdet==9'))
+    with pytest.raises(ImportError, match=r'mmdet 3\.\d+\.\d+ is installed but '
+                       r'mmpanfpn needs >=9\.0\.0 \(fix: pip install mmdet==9'):
+        dependencies.check_dependencies()
+    monkeypatch.setitem(dependencies.SUPPORTED, 'surely-not-a-package',
+                        ('1.0', None, 'pip install it'))
+    with pytest.raises(ImportError, match='surely-not-a-package is not '
+                       'installed'):
+        dependencies.check_dependencies()
+
+
+class Untrusted:
+    pass
+
+
+def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
+    """What MMEngine puts in a checkpoint's meta and message hub."""
+    hub = MessageHub.get_instance('safe-load-test')
+    hub.update_scalar('train/loss', 0.5)
+    hub.update_scalar('train/loss', np.float64(0.25))
+    hub.update_info('dataset_meta', dict(classes=('a', 'b')))
+    ckpt = dict(
+        meta=dict(epoch=1, iter=10, seed=np.int64(3),
+                  numbers=np.arange(4, dtype=np.float32),
+                  mask=np.array([True, False])),
+        state_dict={'w': torch.ones(2)},
+        message_hub=hub.state_dict())
+    assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'],
+                      HistoryBuffer)
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(ckpt, path)
+    loaded = torch.load(path, weights_only=True)
+    assert loaded['meta']['numbers'].tolist() == [0, 1, 2, 3]
+    assert loaded['message_hub']['log_scalars']['train/loss'].current() == 0.25
+    # mmengine's own loader (used by --resume and load_from)
+    from mmengine.runner.checkpoint import _load_checkpoint
+    assert _load_checkpoint(str(path))['meta']['iter'] == 10
+
+
+def test_untrusted_type_is_refused(tmp_path):
+    path = tmp_path / 'evil.pth'
+    torch.save(dict(meta=dict(obj=Untrusted())), path)
+    with pytest.raises(pickle.UnpicklingError, match='Untrusted'):
+        torch.load(path, weights_only=True)

@@ -1,0 +1,91 @@
+"""Evaluate a checkpoint: PQ (and AP / mIoU where the metric reports them).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+CHECKPOINT may also be a ``last_checkpoint`` file written by the runner
+(it holds the path of the latest checkpoint).
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from mmpanfpn.registry import RUNNERS
+from mmpanfpn.utils import register_all_modules
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the metrics')
+    parser.add_argument(
+        '--show-dir',
+        help='draw GT | prediction side by side into this folder (relative '
+        'to the work dir\'s timestamped folder)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def resolve_checkpoint(path: str) -> str:
+    """Follow a runner's ``last_checkpoint`` pointer file to the checkpoint."""
+    if not osp.isfile(path):
+        raise SystemExit(f'{path}: checkpoint not found')
+    if osp.basename(path) == 'last_checkpoint':
+        with open(path) as f:
+            target = f.read().strip()
+        if not osp.isfile(target):
+            raise SystemExit(f'{path}: points to {target!r}, which does not '
+                             'exist')
+        return target
+    return path
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = resolve_checkpoint(args.checkpoint)
+
+    if args.show_dir:
+        hooks = cfg.setdefault('default_hooks', {})
+        if 'visualization' not in hooks:
+            raise SystemExit(f'{args.config}: --show-dir needs a '
+                             '"default_hooks.visualization" hook')
+        hooks.visualization.draw = True
+        hooks.visualization.test_out_dir = args.show_dir
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
