@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import runpy
 import subprocess
 import sys
 
@@ -79,11 +80,21 @@ def write_dataset(root):
 
 
 def run_cli(args):
+    """The CLI in a fresh interpreter, as a user runs it."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
     return subprocess.run([sys.executable, TOOL] + args, cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def run_cli_here(args, monkeypatch) -> int:
+    """The CLI as ``__main__`` in this process (a fresh interpreter costs
+    seconds of imports); returns its exit status."""
+    monkeypatch.setattr(sys, 'argv', [TOOL] + args)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(TOOL, run_name='__main__')
+    return exit_info.value.code
 
 
 @pytest.fixture(scope='module')
@@ -95,19 +106,22 @@ def tool():
     return module
 
 
-def test_cli_matches_hand_computed_values(tmp_path):
-    args = write_dataset(tmp_path)
-    results = []
-    for nproc in ('1', '2'):
-        out = tmp_path / f'pq_{nproc}.json'
-        proc = run_cli(args + ['--nproc', nproc, '--classwise',
-                               '--out', str(out)])
-        assert proc.returncode == 0, proc.stderr
-        assert 'person' in proc.stdout and 'Things' in proc.stdout
-        results.append(json.loads(out.read_text()))
-        assert os.listdir(tmp_path).count(out.name) == 1  # no temp left
-    assert results[0] == results[1]
-    metrics = results[0]
+def test_cli_matches_hand_computed_values(tmp_path, monkeypatch, capsys):
+    args = write_dataset(tmp_path) + ['--classwise']
+    # a worker pool, in a fresh interpreter
+    proc = run_cli(args + ['--nproc', '2', '--out', str(tmp_path / 'a.json')])
+    assert proc.returncode == 0, proc.stderr
+    assert 'person' in proc.stdout and 'Things' in proc.stdout
+    # no pool
+    assert run_cli_here(args + ['--nproc', '1', '--out',
+                                str(tmp_path / 'b.json')], monkeypatch) == 0
+    assert 'person' in capsys.readouterr().out
+    with_pool, without_pool = (json.loads((tmp_path / name).read_text())
+                               for name in ('a.json', 'b.json'))
+    assert with_pool == without_pool
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
+
+    metrics = with_pool
     for key, value in EXPECTED.items():
         assert metrics[key] == pytest.approx(value), key
     assert metrics['classwise']['person'] == pytest.approx(
@@ -120,15 +134,15 @@ def test_cli_matches_hand_computed_values(tmp_path):
     assert metrics['num_area_mismatches'] == 0
 
 
-def test_cli_error_exits_1_naming_the_file(tmp_path):
+def test_cli_error_exits_1_naming_the_file(tmp_path, monkeypatch, capsys):
     args = write_dataset(tmp_path)
     pred = json.loads((tmp_path / 'pred.json').read_text())
     del pred['annotations'][1]
     (tmp_path / 'pred.json').write_text(json.dumps(pred))
-    proc = run_cli(args + ['--nproc', '1'])
-    assert proc.returncode == 1
-    assert 'pred.json' in proc.stderr and 'image_id 2' in proc.stderr
-    assert 'Traceback' not in proc.stderr
+    assert run_cli_here(args + ['--nproc', '1'], monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert 'pred.json' in err and 'image_id 2' in err
+    assert 'Traceback' not in err and len(err.strip().splitlines()) == 1
 
 
 def test_prediction_for_unknown_image(tmp_path, tool, capsys):

@@ -80,3 +80,18 @@ def test_untrusted_type_is_refused(tmp_path):
     torch.save(dict(meta=dict(obj=Untrusted())), path)
     with pytest.raises(pickle.UnpicklingError, match='Untrusted'):
         torch.load(path, weights_only=True)
+
+
+def test_getattr_is_served_only_for_history_buffer(tmp_path):
+    """HistoryBuffer pickles ``getattr(HistoryBuffer, 'mean')``; nothing else
+    may go through ``getattr``."""
+    class Evil:
+
+        def __reduce__(self):
+            # would hand the loader a bound method of an allowed class
+            return getattr, (np.ndarray, 'tofile')
+
+    path = tmp_path / 'getattr.pth'
+    torch.save(dict(meta=Evil()), path)
+    with pytest.raises(pickle.UnpicklingError, match='allow-list'):
+        torch.load(path, weights_only=True)

@@ -7,7 +7,7 @@ import json
 import os.path as osp
 from typing import Dict, List, Tuple
 
-import mmcv
+import cv2
 import numpy as np
 from mmengine.fileio import get
 
@@ -43,10 +43,10 @@ def read_panoptic_png(path: str, backend_args: dict = None) -> np.ndarray:
         data = get(path, backend_args=backend_args)
     except FileNotFoundError:
         raise FileNotFoundError(f'{path}: panoptic PNG not found') from None
-    img = mmcv.imfrombytes(data, flag='color', channel_order='rgb')
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f'{path}: not a readable PNG image')
-    return rgb2id(img)
+    return rgb2id(img[..., ::-1])
 
 
 def load_json(path: str, what: str = 'annotation file') -> dict:

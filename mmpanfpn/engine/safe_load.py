@@ -8,10 +8,29 @@ so ``--resume`` failed with ``UnpicklingError``. Instead of switching
 types are declared safe.
 """
 import codecs
+import pickle
 from typing import List
 
 import numpy as np
 import torch
+
+
+def _history_buffer_method(owner: type, name: str):
+    """``getattr`` restricted to ``HistoryBuffer``'s statistics methods.
+
+    A pickled ``HistoryBuffer`` stores its ``statistics_methods`` as
+    ``getattr(HistoryBuffer, 'mean')`` and so on; allowing the real
+    ``getattr`` would let a checkpoint reach any attribute of any allowed
+    class, so only these lookups are served.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if owner is HistoryBuffer and name in ('min', 'max', 'current', 'mean'):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({owner!r}, {name!r}), which is not on '
+        "mmpanfpn's allow-list; load it with torch.load(..., "
+        'weights_only=False) only if you trust its source')
 
 
 def checkpoint_safe_globals() -> List[object]:
@@ -33,6 +52,9 @@ def checkpoint_safe_globals() -> List[object]:
         # numpy pickles byte strings of arrays through codecs.encode
         codecs.encode,
         *dtype_classes,
+        # pickle protocol 2 (torch.save's default) names builtins __builtin__
+        (_history_buffer_method, '__builtin__.getattr'),
+        (_history_buffer_method, 'builtins.getattr'),
     ]
 
 
