@@ -3,3 +3,9 @@
 _base_ = 'mmdet::_base_/default_runtime.py'
 
 default_scope = 'mmpanfpn'
+
+visualizer = dict(
+    _delete_=True,
+    type='PanopticLocalVisualizer',
+    vis_backends=[dict(type='LocalVisBackend')],
+    name='visualizer')

@@ -23,6 +23,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmpanfpn.engine  # noqa: F401
     import mmpanfpn.evaluation  # noqa: F401
     import mmpanfpn.models  # noqa: F401
+    import mmpanfpn.visualization  # noqa: F401
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \
