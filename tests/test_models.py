@@ -109,7 +109,7 @@ def semantic_head(num_things=2, num_stuff=2, loss_weight=1.0, **kwargs):
         inner_channels=8,
         norm_cfg=dict(type='GN', num_groups=4),
         loss_seg=dict(
-            type='CrossEntropyLoss', ignore_index=VOID,
+            type='CrossEntropyLoss', ignore_index=VOID, avg_non_ignore=True,
             loss_weight=loss_weight),
         **kwargs)
 

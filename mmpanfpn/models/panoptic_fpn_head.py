@@ -59,6 +59,7 @@ class PanopticFPNHead(SemanticFPN):
                  loss_seg: ConfigType = dict(
                      type='CrossEntropyLoss',
                      ignore_index=255,
+                     avg_non_ignore=True,
                      loss_weight=1.0),
                  all_classes: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:

@@ -10,9 +10,9 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
+# no annotations: the metric reads each GT PNG once (see coco_panoptic.py)
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadPanopticAnnotations', with_panoptic_ids=True),
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'seg_map_path', 'ori_shape',

@@ -6,6 +6,9 @@ _base_ = 'mmdet::_base_/models/mask-rcnn_r50_fpn.py'
 num_things_classes = 80
 num_stuff_classes = 53
 model = dict(
+    # The model dict inherited from an ``mmdet::`` config is tagged with
+    # ``_scope_='mmdet'``, which would build mmdet's PanopticFPN and heads.
+    _scope_='mmpanfpn',
     type='PanopticFPN',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
@@ -31,8 +34,12 @@ model = dict(
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
         conv_cfg=None,
         # loss_weight is the paper's lambda_s
+        # the mean is over labeled pixels (the head passes that count)
         loss_seg=dict(
-            type='CrossEntropyLoss', ignore_index=255, loss_weight=0.5)),
+            type='CrossEntropyLoss',
+            ignore_index=255,
+            avg_non_ignore=True,
+            loss_weight=0.5)),
     panoptic_fusion_head=dict(
         type='HeuristicFusionHead',
         num_things_classes=num_things_classes,
