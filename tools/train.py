@@ -6,13 +6,13 @@
 """
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mmpanfpn.registry import RUNNERS
 from mmpanfpn.utils import register_all_modules
+from mmpanfpn.utils.tool_config import prepare_config
 
 
 def parse_args():
@@ -54,16 +54,11 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
 
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    try:
+        cfg = prepare_config(args.config, args.cfg_options, args.work_dir,
+                             args.launcher)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,0 +1,75 @@
+"""Config handling shared by tools/train.py and tools/test.py."""
+import difflib
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+
+# Top-level keys mmengine's Runner understands, beyond those a config has.
+RUNNER_KEYS = ('work_dir', 'load_from', 'resume', 'launcher', 'randomness',
+               'experiment_name', 'cfg', 'auto_scale_lr', 'custom_hooks',
+               'resume_from', 'runner_type')
+
+
+def check_cfg_options(cfg: Config, options: dict, config_path: str) -> None:
+    """Refuse ``--cfg-options`` keys that look like typos of existing keys.
+
+    A key whose last component is missing from the config while a close
+    name exists (``train_cfg.max_iter`` vs ``max_iters``) is an error that
+    names the close match; genuinely new keys are allowed.
+    """
+    for key in options:
+        parts = key.split('.')
+        node = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
+        for depth, part in enumerate(parts):
+            if isinstance(node, (list, tuple)) and part.isdigit():
+                if int(part) >= len(node):
+                    raise ValueError(
+                        f'{config_path}: --cfg-options {key}: index {part} '
+                        f'out of range ({len(node)} items)')
+                node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                break
+            if part not in node:
+                choices = list(node.keys())
+                if depth == 0:
+                    choices += list(RUNNER_KEYS)
+                close = difflib.get_close_matches(part, choices, n=1,
+                                                  cutoff=0.8)
+                if close:
+                    where = '.'.join(parts[:depth] + [close[0]])
+                    raise ValueError(
+                        f'{config_path}: --cfg-options {key}: no key '
+                        f'"{part}" here; did you mean "{where}"?')
+                break
+            node = node[part]
+
+
+def prepare_config(config_path: str,
+                   cfg_options: Optional[dict] = None,
+                   work_dir: Optional[str] = None,
+                   launcher: str = 'none') -> Config:
+    """Load a config, apply CLI overrides and machine defaults.
+
+    - ``--cfg-options`` are checked for typos, then merged;
+    - ``work_dir``: CLI > config > ``work_dirs/<config name>``;
+    - without a GPU, distributed runs use gloo instead of nccl.
+    """
+    if not osp.isfile(config_path):
+        raise FileNotFoundError(f'{config_path}: config file not found')
+    cfg = Config.fromfile(config_path)
+    cfg.launcher = launcher
+    if cfg_options:
+        check_cfg_options(cfg, cfg_options, config_path)
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+    if not torch.cuda.is_available():
+        env_cfg = cfg.setdefault('env_cfg', {})
+        env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return cfg
