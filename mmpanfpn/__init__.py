@@ -10,4 +10,9 @@ from .engine.safe_load import register_checkpoint_safe_globals  # noqa: E402
 
 register_checkpoint_safe_globals()
 
+# Checkpoints and results are written to a temp file, then renamed.
+from .engine.atomic_io import register_atomic_local_backend  # noqa: E402
+
+register_atomic_local_backend()
+
 __all__ = ['__version__', 'version_info']

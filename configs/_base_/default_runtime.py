@@ -9,3 +9,6 @@ visualizer = dict(
     type='PanopticLocalVisualizer',
     vis_backends=[dict(type='LocalVisBackend')],
     name='visualizer')
+
+# stop on the first NaN/Inf loss, naming the iteration and the loss terms
+default_hooks = dict(finite_loss=dict(type='FiniteLossHook'))
