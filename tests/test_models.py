@@ -275,6 +275,10 @@ def test_fusion_instances_over_stuff_small_stuff_and_other_are_void():
                             [1, 1, 0, 0, 2, 2]]
     assert segments[1] == dict(id=2, category=2, isthing=False, score=None,
                                area=8)
+    # thing labels (from a head that predicts all classes) are not stuff
+    as_thing = [[1 if v == VOID else v for v in row] for row in semantic]
+    assert torch.equal(
+        fuse(masks, [1], [0.9], as_thing, stuff_area_limit=5)[0], pan)
     # stuff areas count the pixels left free: 16 in all, 8 free < 9
     pan, segments = fuse(masks, [1], [0.9], semantic, stuff_area_limit=9)
     assert pan.tolist() == [[1, 1, 0, 0, 0, 0]] * 4
@@ -481,6 +485,15 @@ def test_detector_predict_gives_instances_semantics_and_panoptic():
             assert s['isthing'] == (s['category'] < NUM_THINGS)
         num_things += sum(s['isthing'] for s in segments)
     assert num_things > 0
+
+    # without rescale, everything is at img_shape, padding cropped
+    with torch.no_grad():
+        results = model.predict(
+            batch['inputs'], batch['data_samples'], rescale=False)
+    for result, (h, w) in zip(results, [(64, 64), (48, 72)]):
+        assert result.pred_instances.masks.shape[1:] == (h, w)
+        assert result.pred_sem_seg.sem_seg.shape == (1, h, w)
+        assert result.pred_panoptic_seg.sem_seg.shape == (1, h, w)
 
 
 def test_detector_tensor_mode_and_logits_on_request():
