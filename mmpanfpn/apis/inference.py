@@ -4,6 +4,7 @@ Thin wrappers over mmdet's ``init_detector``/``inference_detector`` (which
 already handle configs, checkpoints, ``dataset_meta`` and test pipelines),
 with our registry scope set up first.
 """
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -36,8 +37,33 @@ def init_model(config: Union[str, Config],
     if isinstance(config, str):
         config = Config.fromfile(config)
     config.setdefault('default_scope', 'mmpanfpn')
-    return init_detector(config, checkpoint, device=device,
-                         cfg_options=cfg_options)
+    model = init_detector(config, checkpoint, device=device,
+                          cfg_options=cfg_options)
+    meta = model.dataset_meta or {}
+    if 'label2cat' not in meta:
+        # mmdet falls back to COCO's class names; ask the dataset instead
+        meta = _dataset_meta(model.cfg) or meta
+        model.dataset_meta = meta
+    return model
+
+
+def _dataset_meta(cfg: Config) -> Optional[dict]:
+    """Class names and ids read from the config's test annotation file."""
+    from mmengine.registry import init_default_scope
+
+    from mmpanfpn.registry import DATASETS
+    dataset_cfg = cfg.get('test_dataloader', {}).get('dataset')
+    if dataset_cfg is None:
+        return None
+    dataset_cfg = dataset_cfg.copy()
+    dataset_cfg.pipeline = []
+    init_default_scope(cfg.get('default_scope', 'mmpanfpn'))
+    try:
+        return DATASETS.build(dataset_cfg).metainfo
+    except (FileNotFoundError, ValueError) as err:
+        warnings.warn(f'class names not found ({err}); pass a checkpoint '
+                      'that holds dataset_meta')
+        return None
 
 
 def inference_model(model: nn.Module, imgs: ImagesType):
