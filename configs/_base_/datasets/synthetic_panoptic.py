@@ -13,6 +13,9 @@ train_pipeline = [
 # no annotations: the metric reads each GT PNG once (see coco_panoptic.py)
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    # a no-op at 128x128, but it sets the scale_factor that mmdet's mask head
+    # needs to paste masks at the original size
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'seg_map_path', 'ori_shape',
