@@ -164,3 +164,44 @@ def test_panoptic_to_semantic_converter(synthetic_root, tmp_path):
                           cv2.IMREAD_UNCHANGED)
         mapped = np.vectorize(to_file_order.get)(ours)
         assert (mapped == view).all()
+
+
+def test_ade20k_converter_then_load(tmp_path):
+    """A 2-image fake ADEChallengeData2016 through the converter, then the
+    base config loads it."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'ade', osp.join(osp.dirname(__file__), '..', 'tools',
+                        'dataset_converters', 'ade20k_panoptic.py'))
+    ade = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ade)
+    cats = ade.ade20k_categories()
+    assert len(cats) == 150 and sum(c['isthing'] for c in cats) == 100
+    wall, bed = cats[0], cats[7]  # label order: 'wall' 1st, 'bed' 8th
+    assert (wall['name'], wall['isthing']) == ('wall', 0)
+    assert (bed['name'], bed['isthing']) == ('bed', 1)
+
+    root = tmp_path / 'ADEChallengeData2016'
+    for sub in ('images', 'annotations', 'annotations_instance'):
+        os.makedirs(root / sub / 'validation')
+    semantic = np.ones((16, 20), np.uint8)  # wall (label 1)
+    semantic[0, :] = 0  # void row
+    semantic[4:10, 4:10] = 8  # bed pixels in the semantic map
+    instance = np.zeros((16, 20, 3), np.uint8)
+    instance[4:10, 4:10] = (1, 1, 0)  # R: 1st thing class ('bed'), G: id 1
+    for stem in ('ADE_val_00000001', 'ADE_val_00000002'):
+        cv2.imwrite(str(root / 'images' / 'validation' / f'{stem}.jpg'),
+                    np.zeros((16, 20, 3), np.uint8))
+        cv2.imwrite(str(root / 'annotations' / 'validation' / f'{stem}.png'),
+                    semantic)
+        cv2.imwrite(str(root / 'annotations_instance' / 'validation' /
+                        f'{stem}.png'), instance[..., ::-1])
+    assert ade.convert_split(str(root), 'val') == 2
+    content = json.loads((root / 'ade20k_panoptic_val.json').read_text())
+    segs = content['annotations'][0]['segments_info']
+    assert [(s['category_id'], s['area']) for s in segs] == [(0, 20 * 15 - 36),
+                                                             (7, 36)]
+    dataset = _build('ade20k_panoptic.py', root, 'val')
+    assert len(dataset.metainfo['thing_classes']) == 100
+    sample = dataset[0]['data_samples']
+    assert len(sample.gt_instances) == 1
