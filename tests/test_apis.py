@@ -53,3 +53,20 @@ def test_image_demo_writes_picture_png_and_json(synthetic_root, tmp_path):
     segments = content['annotations'][0]['segments_info']
     assert segments and {s['category_id'] for s in segments} <= {
         1, 2, 4, 5, 7, 9}
+
+
+def test_checkpoint_that_does_not_fit_is_refused(synthetic_root, tmp_path):
+    import pytest
+    import torch
+    model = init_model(TINY, cfg_options=_options(synthetic_root))
+    path = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=model.dataset_meta)), path)
+    reloaded = init_model(TINY, str(path), cfg_options=_options(synthetic_root))
+    assert reloaded.dataset_meta['label2cat'] == (1, 4, 7, 2, 5, 9)
+    other = dict(_options(synthetic_root))
+    other['model.semantic_head.num_stuff_classes'] = 5
+    with pytest.raises(ValueError, match=r'tiny.pth: 2 tensors do not fit.*'
+                       r'\n  semantic_head.conv_logits.weight: checkpoint '
+                       r'\(4, 64, 1, 1\) vs model \(6, 64, 1, 1\)'):
+        init_model(TINY, str(path), cfg_options=other)

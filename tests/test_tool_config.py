@@ -42,3 +42,16 @@ def test_train_tool_exits_nonzero_on_typo():
         in proc.stderr
     with pytest.raises(FileNotFoundError, match='nope.py'):
         prepare_config('nope.py')
+
+
+def test_class_count_mismatch_is_refused(synthetic_root, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TINY,
+         '--work-dir', str(tmp_path), '--cfg-options',
+         f'train_dataloader.dataset.data_root={synthetic_root}',
+         f'val_dataloader.dataset.data_root={synthetic_root}',
+         'model.semantic_head.num_stuff_classes=53'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0
+    assert ('panoptic_train.json has 3 stuff classes but the model has '
+            'num_stuff_classes=53') in proc.stderr

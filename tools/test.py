@@ -13,6 +13,7 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmpanfpn.engine import check_checkpoint_fits
 from mmpanfpn.registry import RUNNERS
 from mmpanfpn.utils import register_all_modules
 from mmpanfpn.utils.tool_config import prepare_config
@@ -82,6 +83,10 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    try:
+        check_checkpoint_fits(runner.model, cfg.load_from)
+    except ValueError as err:
+        raise SystemExit(f'error: {err}')
     runner.test()
 
 

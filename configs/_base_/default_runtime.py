@@ -10,5 +10,8 @@ visualizer = dict(
     vis_backends=[dict(type='LocalVisBackend')],
     name='visualizer')
 
-# stop on the first NaN/Inf loss, naming the iteration and the loss terms
-default_hooks = dict(finite_loss=dict(type='FiniteLossHook'))
+default_hooks = dict(
+    # stop on the first NaN/Inf loss, naming the iteration and the terms
+    finite_loss=dict(type='FiniteLossHook'),
+    # model class counts must equal the annotation file's
+    class_check=dict(type='PanopticClassCheckHook'))

@@ -37,8 +37,17 @@ def init_model(config: Union[str, Config],
     if isinstance(config, str):
         config = Config.fromfile(config)
     config.setdefault('default_scope', 'mmpanfpn')
-    model = init_detector(config, checkpoint, device=device,
+    model = init_detector(config, None, device=device,
                           cfg_options=cfg_options)
+    if checkpoint is not None:
+        from mmengine.runner import load_checkpoint
+
+        from mmpanfpn.engine import check_checkpoint_fits
+        check_checkpoint_fits(model, checkpoint)
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get(
+            'meta', {})
+        model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
+        model.to(device)
     meta = model.dataset_meta or {}
     if 'label2cat' not in meta:
         # mmdet falls back to COCO's class names; ask the dataset instead

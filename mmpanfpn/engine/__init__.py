@@ -1,9 +1,11 @@
 from .atomic_io import AtomicLocalBackend, atomic_write
+from .checkpoint_check import check_checkpoint_fits, shape_mismatches
 from .hooks import FiniteLossHook, NonFiniteLossError
 from .safe_load import checkpoint_safe_globals, register_checkpoint_safe_globals
 
 __all__ = [
-    'AtomicLocalBackend', 'atomic_write', 'FiniteLossHook',
+    'AtomicLocalBackend', 'atomic_write', 'check_checkpoint_fits',
+    'shape_mismatches', 'FiniteLossHook',
     'NonFiniteLossError', 'checkpoint_safe_globals',
     'register_checkpoint_safe_globals'
 ]

@@ -1,0 +1,43 @@
+from mmengine.hooks import Hook
+
+from mmpanfpn.registry import HOOKS
+
+
+@HOOKS.register_module()
+class PanopticClassCheckHook(Hook):
+    """Check before training/testing that the model's thing/stuff class
+    counts equal the dataset's (read from its annotation file).
+
+    A model configured for COCO's 80 + 53 classes trained on a custom set
+    would otherwise run and score PQ = 0; the error names the config keys
+    and the annotation file instead.
+    """
+
+    def _check(self, runner, dataloader) -> None:
+        model = runner.model.module if hasattr(runner.model,
+                                               'module') else runner.model
+        head = getattr(model, 'semantic_head', None)
+        dataset = getattr(dataloader, 'dataset', None)
+        meta = getattr(dataset, 'metainfo', {}) or {}
+        if head is None or 'thing_classes' not in meta:
+            return
+        source = getattr(dataset, 'ann_file', 'the dataset')
+        for kind in ('things', 'stuff'):
+            in_model = getattr(head, f'num_{kind}_classes', None)
+            in_data = len(meta[f'{"thing" if kind == "things" else kind}'
+                               '_classes'])
+            if in_model is not None and in_model != in_data:
+                raise ValueError(
+                    f'{source} has {in_data} {kind} classes but the model '
+                    f'has num_{kind}_classes={in_model} (set '
+                    f'model.semantic_head, model.panoptic_fusion_head and '
+                    f'the RoI heads\' num_classes to match)')
+
+    def before_train(self, runner) -> None:
+        self._check(runner, runner.train_dataloader)
+
+    def before_val(self, runner) -> None:
+        self._check(runner, runner.val_dataloader)
+
+    def before_test(self, runner) -> None:
+        self._check(runner, runner.test_dataloader)
