@@ -1,3 +1,4 @@
+from .fpn_head import FPNHead
 from .panoptic_fpn import PanopticFPN
 from .panoptic_fpn_head import PanopticFPNHead
 from .panoptic_fusion_head import (HeuristicFusionHead,
@@ -6,5 +7,5 @@ from .semantic_fpn import SemanticFPN
 
 __all__ = [
     'SemanticFPN', 'PanopticFPNHead', 'HeuristicFusionHead',
-    'combine_semantic_and_instances', 'PanopticFPN'
+    'combine_semantic_and_instances', 'PanopticFPN', 'FPNHead'
 ]
