@@ -50,6 +50,10 @@ def test_class_count_mismatch_is_refused(synthetic_root, tmp_path):
          '--work-dir', str(tmp_path), '--cfg-options',
          f'train_dataloader.dataset.data_root={synthetic_root}',
          f'val_dataloader.dataset.data_root={synthetic_root}',
+         f'val_evaluator.ann_file={synthetic_root}/annotations/'
+         'panoptic_val.json',
+         f'val_evaluator.seg_prefix={synthetic_root}/annotations/'
+         'panoptic_val/',
          'model.semantic_head.num_stuff_classes=53'],
         capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0
