@@ -2,9 +2,14 @@
 on one shared FPN, fused into a panoptic map."""
 from typing import List, Optional, Tuple
 
+import numpy as np
 import torch
 from mmdet.models.detectors import TwoStageDetector
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.structures import DetDataSample, SampleList
+from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
@@ -149,24 +154,31 @@ class PanopticFPN(TwoStageDetector):
         x = self.extract_feat(batch_inputs)
 
         proposals = self.rpn_head.predict(x, batch_data_samples, rescale=False)
-        instances_list = self.roi_head.predict(
-            x, proposals, batch_data_samples, rescale=rescale)
-        seg_logits_list = self.semantic_head.predict(
-            x, batch_img_metas, rescale=rescale)
-        if not rescale:
-            # drop the padding, so that the logits align with the masks
-            seg_logits_list = [
-                logits[:, :meta['img_shape'][0], :meta['img_shape'][1]]
-                for logits, meta in zip(seg_logits_list, batch_img_metas)
-            ]
-        semantic_labels_list = [
-            self.semantic_head.predict_labels(logits)
-            for logits in seg_logits_list
-        ]
-        panoptic_list = self.panoptic_fusion_head.predict(
-            instances_list, semantic_labels_list)
-
+        instances_list, mask_boxes_list = self._predict_instances(
+            x, proposals, batch_data_samples, rescale)
         keep_logits = self.test_cfg.get('return_seg_logits', False)
+        if keep_logits:
+            seg_logits_list = self.semantic_head.predict(
+                x, batch_img_metas, rescale=rescale)
+            if not rescale:
+                # drop the padding, so that the logits align with the masks
+                seg_logits_list = [
+                    logits[:, :meta['img_shape'][0], :meta['img_shape'][1]]
+                    for logits, meta in zip(seg_logits_list, batch_img_metas)
+                ]
+            semantic_labels_list = [
+                self.semantic_head.predict_labels(logits)
+                for logits in seg_logits_list
+            ]
+        else:
+            # the same labels, without the (C, H, W) logits
+            seg_logits_list = [None] * len(batch_img_metas)
+            semantic_labels_list = self.semantic_head.predict_semantic_labels(
+                x, batch_img_metas, rescale=rescale)
+        del x
+        panoptic_list = self.panoptic_fusion_head.predict(
+            instances_list, semantic_labels_list, mask_boxes_list)
+
         for sample, instances, labels, logits, panoptic in zip(
                 batch_data_samples, instances_list, semantic_labels_list,
                 seg_logits_list, panoptic_list):
@@ -176,6 +188,64 @@ class PanopticFPN(TwoStageDetector):
                 sample.pred_sem_seg.seg_logits = logits
             sample.pred_panoptic_seg = panoptic
         return batch_data_samples
+
+    def _predict_instances(
+            self, x: Tuple[Tensor], proposals: List[InstanceData],
+            batch_data_samples: SampleList, rescale: bool
+    ) -> Tuple[List[InstanceData], List[Optional[Tensor]]]:
+        """The RoI head's instances and, where known, the box outside which
+        each mask is empty.
+
+        On CPU, mmdet's mask head pastes every mask inside its box only;
+        doing that paste here, box by box with mmdet's ``_do_paste_mask``,
+        gives the same masks and keeps those boxes, so that the fusion reads
+        boxes instead of whole (H, W) masks. Other devices, heads or binary
+        thresholds go through ``roi_head.predict`` (boxes None).
+
+        Returns:
+            tuple[list[:obj:`InstanceData`], list[Tensor | None]]: The
+            instances (``bboxes``, ``labels``, ``scores``, ``masks``) and
+            (K, 4) int64 ``(x0, y0, x1, y1)`` mask boxes of every image.
+        """
+        roi_head = self.roi_head
+        test_cfg = roi_head.test_cfg
+        box_paste = (
+            x[0].device.type == 'cpu'
+            and isinstance(roi_head, StandardRoIHead)
+            and type(roi_head).predict_mask is StandardRoIHead.predict_mask
+            and isinstance(roi_head.mask_head, FCNMaskHead)
+            and type(roi_head.mask_head)._predict_by_feat_single is
+            FCNMaskHead._predict_by_feat_single
+            and test_cfg.mask_thr_binary >= 0)
+        no_boxes = [None] * len(batch_data_samples)
+        if not box_paste:
+            return roi_head.predict(x, proposals, batch_data_samples,
+                                    rescale=rescale), no_boxes
+        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
+
+        # as StandardRoIHead.predict: boxes rescaled with the masks
+        instances_list = roi_head.predict_bbox(
+            x, batch_img_metas, proposals, rcnn_test_cfg=test_cfg,
+            rescale=False)
+        rois = bbox2roi([instances.bboxes for instances in instances_list])
+        if len(rois) == 0:
+            return roi_head.predict_mask(
+                x, batch_img_metas, instances_list, rescale=rescale), no_boxes
+        mask_preds = roi_head._mask_forward(x, rois)['mask_preds'].split(
+            [len(instances) for instances in instances_list])
+        mask_boxes_list = []
+        for i, (instances, preds, meta) in enumerate(
+                zip(instances_list, mask_preds, batch_img_metas)):
+            if len(instances) == 0:  # mmdet's empty result
+                instances_list[i] = roi_head.mask_head.predict_by_feat(
+                    [preds], [instances], [meta], test_cfg, rescale)[0]
+                mask_boxes_list.append(None)
+            else:
+                mask_boxes_list.append(
+                    _paste_masks_in_boxes(roi_head.mask_head, preds,
+                                          instances, meta,
+                                          test_cfg.mask_thr_binary, rescale))
+        return instances_list, mask_boxes_list
 
     def _forward(
             self,
@@ -226,3 +296,51 @@ def _class_agnostic(batch_data_samples: SampleList) -> List[DetDataSample]:
             rpn_sample.ignored_instances = sample.ignored_instances
         rpn_samples.append(rpn_sample)
     return rpn_samples
+
+
+def _paste_masks_in_boxes(mask_head: FCNMaskHead, mask_preds: Tensor,
+                          instances: InstanceData, img_meta: dict,
+                          threshold: float, rescale: bool) -> Tensor:
+    """mmdet's ``FCNMaskHead._predict_by_feat_single`` on CPU, step for step
+    (same boxes, same ``_do_paste_mask`` calls, same masks), that also
+    returns the window each mask was pasted into.
+
+    Args:
+        mask_head (:obj:`FCNMaskHead`): The mask head.
+        mask_preds (Tensor): (K, num_classes or 1, h, w) mask logits.
+        instances (:obj:`InstanceData`): ``bboxes`` (K, 4) at the input
+            scale (rescaled in place, as mmdet does) and ``labels``; gets
+            ``masks`` (K, H, W) bool.
+        img_meta (dict): ``ori_shape`` and ``scale_factor``.
+        threshold (float): ``mask_thr_binary``, >= 0.
+        rescale (bool): Masks at ``ori_shape``; else at the input scale.
+
+    Returns:
+        Tensor: (K, 4) int64 ``(x0, y0, x1, y1)``, ends excluded: mask k is
+        empty outside its window.
+    """
+    bboxes = instances.bboxes
+    scale_factor = bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
+    img_h, img_w = img_meta['ori_shape'][:2]
+    mask_preds = mask_preds.sigmoid()
+    if rescale:
+        bboxes /= scale_factor
+    else:
+        w_scale, h_scale = scale_factor[0, 0], scale_factor[0, 1]
+        img_h = np.round(img_h * h_scale.item()).astype(np.int32)
+        img_w = np.round(img_w * w_scale.item()).astype(np.int32)
+    num = len(mask_preds)
+    if not mask_head.class_agnostic:
+        mask_preds = mask_preds[range(num), instances.labels][:, None]
+
+    masks = torch.zeros(num, img_h, img_w, dtype=torch.bool)
+    windows = []
+    for k in range(num):
+        pasted, (rows, cols) = _do_paste_mask(
+            mask_preds[k:k + 1], bboxes[k:k + 1], img_h, img_w,
+            skip_empty=True)
+        masks[k, rows, cols] = pasted[0] >= threshold
+        windows.append([int(cols.start), int(rows.start), int(cols.stop),
+                        int(rows.stop)])
+    instances.masks = masks
+    return torch.tensor(windows, dtype=torch.long).reshape(num, 4)

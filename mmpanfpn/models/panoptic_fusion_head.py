@@ -1,6 +1,6 @@
 """The heuristic that merges instance and semantic predictions into one
 panoptic map (Kirillov et al., 2019, Sec. 4 "Inference")."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from mmdet.utils import OptConfigType, OptMultiConfig
@@ -20,7 +20,8 @@ def combine_semantic_and_instances(
         num_stuff_classes: int,
         score_thr: float = 0.6,
         mask_overlap: float = 0.5,
-        stuff_area_limit: int = 4096) -> Tuple[Tensor, List[dict]]:
+        stuff_area_limit: int = 4096,
+        mask_boxes: Optional[Tensor] = None) -> Tuple[Tensor, List[dict]]:
     """Paint instances best-first, then stuff on the pixels left free.
 
     1. Instances scoring at most ``score_thr`` are dropped (strictly above
@@ -46,6 +47,11 @@ def combine_semantic_and_instances(
             better instances may already hold. Defaults to 0.5.
         stuff_area_limit (int): Smallest stuff segment kept, in pixels.
             Defaults to 4096.
+        mask_boxes (Tensor, optional): (K, 4) integer pixel boxes
+            ``(x0, y0, x1, y1)``, ends excluded, outside which each mask is
+            empty: only those windows of the map are then read and written,
+            instead of the whole (H, W) map per instance. Defaults to None
+            (whole map).
 
     Returns:
         tuple[Tensor, list[dict]]:
@@ -65,15 +71,22 @@ def combine_semantic_and_instances(
     candidates = torch.nonzero(scores > score_thr).flatten()
     order = candidates[torch.sort(
         scores[candidates], descending=True, stable=True).indices]
+    boxes = None if mask_boxes is None else mask_boxes.tolist()
     for k in order.tolist():
-        mask = masks[k].bool()
+        if boxes is None:
+            window = (slice(None), slice(None))
+        else:
+            x0, y0, x1, y1 = boxes[k]
+            window = (slice(y0, y1), slice(x0, x1))
+        mask = masks[k][window].bool()
+        taken = panoptic_seg[window]  # a view: filling it fills the map
         area = int(mask.sum())
-        free = mask & (panoptic_seg == 0)
+        free = mask & (taken == 0)
         free_area = int(free.sum())
         if free_area == 0 or (area - free_area) / area > mask_overlap:
             continue
         segment_id = len(segments_info) + 1
-        panoptic_seg[free] = segment_id
+        taken.masked_fill_(free, segment_id)
         segments_info.append(
             dict(
                 id=segment_id,
@@ -135,8 +148,12 @@ class HeuristicFusionHead(BaseModule):
         self.mask_overlap = test_cfg.get('mask_overlap', 0.5)
         self.stuff_area_limit = test_cfg.get('stuff_area_limit', 4096)
 
-    def predict(self, instances_list: List[InstanceData],
-                semantic_labels_list: List[Tensor]) -> List[PixelData]:
+    def predict(
+        self,
+        instances_list: List[InstanceData],
+        semantic_labels_list: List[Tensor],
+        mask_boxes_list: Optional[List[Optional[Tensor]]] = None
+    ) -> List[PixelData]:
         """Fuse every image.
 
         Args:
@@ -144,14 +161,19 @@ class HeuristicFusionHead(BaseModule):
                 ``labels`` (K,) and ``scores`` (K,) of every image.
             semantic_labels_list (list[Tensor]): (H, W) dataset labels of
                 every image (see :meth:`PanopticFPNHead.predict_labels`).
+            mask_boxes_list (list[Tensor | None], optional): Per image, the
+                (K, 4) boxes outside which the masks are empty, or None (see
+                :func:`combine_semantic_and_instances`). Defaults to None.
 
         Returns:
             list[:obj:`PixelData`]: ``sem_seg`` (1, H, W) int64 segment ids
             (0 void) with ``segments_info`` in its metainfo.
         """
+        if mask_boxes_list is None:
+            mask_boxes_list = [None] * len(instances_list)
         results = []
-        for instances, semantic_labels in zip(instances_list,
-                                              semantic_labels_list):
+        for instances, semantic_labels, mask_boxes in zip(
+                instances_list, semantic_labels_list, mask_boxes_list):
             panoptic_seg, segments_info = combine_semantic_and_instances(
                 instances.masks,
                 instances.labels,
@@ -161,7 +183,8 @@ class HeuristicFusionHead(BaseModule):
                 self.num_stuff_classes,
                 score_thr=self.score_thr,
                 mask_overlap=self.mask_overlap,
-                stuff_area_limit=self.stuff_area_limit)
+                stuff_area_limit=self.stuff_area_limit,
+                mask_boxes=mask_boxes)
             results.append(
                 PixelData(
                     metainfo=dict(segments_info=segments_info),

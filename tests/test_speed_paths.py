@@ -1,0 +1,245 @@
+"""The fast paths of inference give what the plain computations give, exactly:
+the semantic argmax read at 1/4 scale where it is certain, the box-by-box
+mask paste, and the fusion that looks at mask boxes only."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+from mmpanfpn.models import PanopticFPNHead, combine_semantic_and_instances
+from mmpanfpn.models.panoptic_fpn import _paste_masks_in_boxes
+from mmpanfpn.models.panoptic_fpn_head import upsampled_argmax
+
+
+def plain_argmax(logits, size, crop):
+    upsampled = F.interpolate(
+        logits[None], size=size, mode='bilinear', align_corners=False)
+    return upsampled[0, :, :crop[0], :crop[1]].argmax(0)
+
+
+def blocky_logits(num_classes, height, width, block, gen, noise=0.0):
+    """Regions of one winning class (upsampled coarse noise), plus noise."""
+    coarse = torch.randn((1, num_classes, -(-height // block),
+                          -(-width // block)), generator=gen) * 3
+    logits = F.interpolate(coarse, size=(height, width), mode='bilinear',
+                           align_corners=False)[0]
+    return logits + noise * torch.randn(logits.shape, generator=gen)
+
+
+class threads:
+    """Run a block with n torch threads."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.previous)
+
+
+# ------------------------------------------------ the kernel assumptions
+
+
+@pytest.mark.parametrize('num_threads', [1, 2])
+@pytest.mark.parametrize('ratio', [2, 4, 8])
+def test_bilinear_upsampling_of_a_slice_is_the_slice_of_the_upsampling(
+        ratio, num_threads):
+    """What upsampled_argmax relies on: with a power-of-two factor the CPU
+    kernel computes every output pixel from a slice of the input exactly as
+    from the whole input, when both outputs are at least 65 pixels each way
+    (PyTorch sends outputs with H + W <= 128 to another kernel, whose
+    rounding differs: upsampled_argmax never makes such slices)."""
+    gen = torch.Generator().manual_seed(ratio)
+    logits = torch.randn((54, 40, 61), generator=gen) * 5
+    with threads(num_threads):
+        whole = F.interpolate(logits[None], size=(40 * ratio, 61 * ratio),
+                              mode='bilinear', align_corners=False)[0]
+        for a0, a1, b0, b1 in [(0, 40, 0, 61), (3, 38, 0, 61),
+                               (4, 40, 0, 61), (3, 38, 7, 50),
+                               (0, 36, 20, 61)]:
+            part = F.interpolate(
+                logits[None, :, a0:a1, b0:b1].contiguous(),
+                size=((a1 - a0) * ratio, (b1 - b0) * ratio), mode='bilinear',
+                align_corners=False)[0]
+            # away from the slice's own border rows / columns
+            inner = part[:, ratio:-ratio, ratio:-ratio]
+            expected = whole[:, (a0 + 1) * ratio:(a1 - 1) * ratio,
+                             (b0 + 1) * ratio:(b1 - 1) * ratio]
+            assert torch.equal(inner, expected)
+
+
+@pytest.mark.parametrize('num_threads', [1, 2])
+def test_bilinear_upsampling_of_some_classes_is_theirs_in_the_whole(
+        num_threads):
+    """The other one: at least 4 classes upsample as they do among all of
+    them (with 3 and one thread PyTorch picks another kernel)."""
+    gen = torch.Generator().manual_seed(num_threads)
+    logits = torch.randn((54, 30, 41), generator=gen) * 5
+    with threads(num_threads):
+        whole = F.interpolate(logits[None], size=(120, 164), mode='bilinear',
+                              align_corners=False)[0]
+        for channels in [[0, 1, 2, 3], [5, 17, 18, 40, 53], list(range(20))]:
+            part = F.interpolate(
+                logits[channels][None], size=(120, 164), mode='bilinear',
+                align_corners=False)[0]
+            assert torch.equal(part, whole[channels])
+
+
+# ----------------------------------------------------- upsampled_argmax
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_upsampled_argmax_equals_the_plain_argmax(seed):
+    gen = torch.Generator().manual_seed(seed)
+    ratio = [1, 2, 4, 4, 8][seed % 5]
+    height = int(torch.randint(70 // ratio + 1, 160 // ratio + 2, (1, ),
+                               generator=gen))
+    width = int(torch.randint(70 // ratio + 1, 200 // ratio + 2, (1, ),
+                              generator=gen))
+    num_classes = [4, 9, 54][seed % 3]
+    # smooth regions (few uncertain cells), or noise (boundaries everywhere)
+    noise = [0.0, 0.05, 3.0][seed % 3]
+    logits = blocky_logits(num_classes, height, width, 5, gen, noise)
+    size = (height * ratio, width * ratio)
+    crop = (size[0] - int(torch.randint(0, ratio * 3, (1, ), generator=gen)),
+            size[1] - int(torch.randint(0, ratio * 3, (1, ), generator=gen)))
+    with threads(1 + seed % 2):
+        assert torch.equal(
+            upsampled_argmax(logits, size, crop),
+            plain_argmax(logits, size, crop))
+
+
+@pytest.mark.parametrize('band', [1, 3, 16, 1000])
+def test_upsampled_argmax_does_not_depend_on_the_bands(band):
+    gen = torch.Generator().manual_seed(0)
+    logits = blocky_logits(12, 30, 41, 4, gen, 0.1)
+    size, crop = (120, 164), (117, 160)
+    assert torch.equal(
+        upsampled_argmax(logits, size, crop, band=band),
+        plain_argmax(logits, size, crop))
+
+
+def test_upsampled_argmax_ties_take_the_first_class_as_argmax():
+    logits = torch.zeros((6, 20, 20))
+    logits[2:5, :, 10:] = 1.0  # classes 2, 3, 4 tie on the right half
+    labels = upsampled_argmax(logits, (80, 80), (80, 80))
+    assert torch.equal(labels, plain_argmax(logits, (80, 80), (80, 80)))
+    assert set(labels.unique().tolist()) == {0, 2}
+
+
+@pytest.mark.parametrize(
+    'case',
+    ['non-power-of-two', 'three classes', 'small', 'inf', 'nan', 'float64'])
+def test_upsampled_argmax_falls_back_to_the_plain_way(case):
+    gen = torch.Generator().manual_seed(1)
+    num_classes = 3 if case == 'three classes' else 7
+    logits = blocky_logits(num_classes, 20, 30, 4, gen, 0.1)
+    size = {'non-power-of-two': (60, 90), 'small': (40, 60)}.get(
+        case, (80, 120))
+    if case == 'inf':
+        logits[2, 5, 5] = float('inf')
+    if case == 'nan':
+        logits[2, 5, 5] = float('nan')
+    if case == 'float64':
+        logits = logits.double()
+    assert torch.equal(
+        upsampled_argmax(logits, size, size), plain_argmax(logits, size, size))
+
+
+@pytest.mark.parametrize('rescale', [True, False])
+def test_semantic_labels_equal_predict_labels_of_the_logits(rescale):
+    torch.manual_seed(0)
+    head = PanopticFPNHead(
+        num_things_classes=3, num_stuff_classes=5, in_channels=8,
+        inner_channels=16, norm_cfg=dict(type='GN', num_groups=4))
+    head.init_weights()
+    torch.nn.init.normal_(head.conv_logits.weight, 0, 1.0)
+    feats = [torch.randn(2, 8, 96 // 2**i, 128 // 2**i) for i in range(2, 6)]
+    metas = [
+        dict(batch_input_shape=(96, 128), img_shape=(96, 128),
+             ori_shape=(96, 128)),
+        dict(batch_input_shape=(96, 128), img_shape=(70, 100),
+             ori_shape=(140, 200)),  # resized: the plain way
+    ]
+    with torch.no_grad():
+        labels = head.predict_semantic_labels(feats, metas, rescale=rescale)
+        logits = head.predict(feats, metas, rescale=rescale)
+    for got, image_logits, meta in zip(labels, logits, metas):
+        if not rescale:
+            h, w = meta['img_shape']
+            image_logits = image_logits[:, :h, :w]
+        assert torch.equal(got, head.predict_labels(image_logits))
+    assert labels[1].shape == ((140, 200) if rescale else (70, 100))
+
+
+# ----------------------------------------------------------- mask paste
+
+
+@pytest.mark.parametrize('rescale', [True, False])
+@pytest.mark.parametrize('class_agnostic', [False, True])
+def test_box_paste_equals_mmdet_paste_and_masks_stay_in_their_boxes(
+        rescale, class_agnostic):
+    gen = torch.Generator().manual_seed(int(rescale) + 2 * class_agnostic)
+    num, num_classes = 9, 4
+    mask_head = FCNMaskHead(
+        num_convs=0, in_channels=4, num_classes=num_classes,
+        class_agnostic=class_agnostic)
+    mask_preds = torch.randn(
+        (num, 1 if class_agnostic else num_classes, 28, 28), generator=gen)
+    xy = torch.rand((num, 2), generator=gen) * torch.tensor([150., 90.])
+    wh = torch.rand((num, 2), generator=gen) * 80 + 0.5
+    bboxes = torch.cat([xy - 5, xy + wh], dim=1)  # some leave the image
+    labels = torch.randint(0, num_classes, (num, ), generator=gen)
+    meta = dict(ori_shape=(75, 120), scale_factor=(1.3, 1.25))
+    cfg = ConfigDict(mask_thr_binary=0.5)
+
+    expected = mask_head._predict_by_feat_single(
+        mask_preds, bboxes.clone(), labels, meta, cfg, rescale=rescale)
+    instances = InstanceData(bboxes=bboxes.clone(), labels=labels)
+    boxes = _paste_masks_in_boxes(mask_head, mask_preds, instances, meta,
+                                  0.5, rescale)
+    assert torch.equal(instances.masks, expected)
+    assert expected.any()
+    if rescale:
+        torch.testing.assert_close(
+            instances.bboxes, bboxes / torch.tensor([1.3, 1.25, 1.3, 1.25]))
+    outside = instances.masks.clone()
+    for k, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
+        outside[k, y0:y1, x0:x1] = False
+    assert not outside.any()
+
+
+# --------------------------------------------------------------- fusion
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_fusion_inside_mask_boxes_equals_fusion_over_the_map(seed):
+    rng = np.random.default_rng(seed)
+    h, w, num_things, num_stuff = 40, 56, 3, 4
+    num = int(rng.integers(0, 12))
+    masks = torch.zeros((num, h, w), dtype=torch.bool)
+    boxes = torch.zeros((num, 4), dtype=torch.long)
+    for k in range(num):
+        x0, y0 = rng.integers(0, w - 2), rng.integers(0, h - 2)
+        x1, y1 = rng.integers(x0 + 1, w + 1), rng.integers(y0 + 1, h + 1)
+        masks[k, y0:y1, x0:x1] = torch.from_numpy(
+            rng.random((y1 - y0, x1 - x0)) > 0.3)
+        boxes[k] = torch.tensor([x0, y0, x1, y1])
+    scores = torch.from_numpy(rng.random(num)).float()
+    labels = torch.from_numpy(rng.integers(0, num_things, num))
+    semantic = torch.from_numpy(
+        rng.integers(num_things, num_things + num_stuff + 1,
+                     (h // 8 + 1, w // 8 + 1))).repeat_interleave(
+                         8, 0).repeat_interleave(8, 1)[:h, :w]
+    args = (masks, labels, scores, semantic, num_things, num_stuff)
+    kwargs = dict(score_thr=0.2, mask_overlap=0.5, stuff_area_limit=30)
+    plain = combine_semantic_and_instances(*args, **kwargs)
+    boxed = combine_semantic_and_instances(*args, **kwargs, mask_boxes=boxes)
+    assert torch.equal(plain[0], boxed[0])
+    assert plain[1] == boxed[1]
