@@ -10,6 +10,7 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmpanfpn.engine import find_resume_checkpoint
 from mmpanfpn.registry import RUNNERS
 from mmpanfpn.utils import register_all_modules
 from mmpanfpn.utils.tool_config import prepare_config
@@ -71,8 +72,14 @@ def main():
         cfg.auto_scale_lr.enable = True
 
     if args.resume == 'auto':
+        # MMEngine would trust work_dir/last_checkpoint blindly (an empty
+        # one means: start from scratch); see find_resume_checkpoint
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        if cfg.load_from is None:
+            print(f'--resume: no checkpoint in {cfg.work_dir}, training '
+                  'from scratch')
+            cfg.resume = False
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -1,4 +1,9 @@
+from .checkpoint_hook import AtomicCheckpointHook
 from .class_check_hook import PanopticClassCheckHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
+from .iter_seed_hook import IterSeedHook, iteration_seed
 
-__all__ = ['FiniteLossHook', 'NonFiniteLossError', 'PanopticClassCheckHook']
+__all__ = [
+    'AtomicCheckpointHook', 'FiniteLossHook', 'IterSeedHook',
+    'NonFiniteLossError', 'PanopticClassCheckHook', 'iteration_seed'
+]
