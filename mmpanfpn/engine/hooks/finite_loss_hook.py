@@ -30,10 +30,13 @@ class FiniteLossHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         if not outputs:
             return
+        values = {
+            name: float(value.detach() if hasattr(value, 'detach') else value)
+            for name, value in outputs.items() if name.startswith('loss')
+        }
         bad = {
-            name: float(value)
-            for name, value in outputs.items()
-            if name.startswith('loss') and not math.isfinite(float(value))
+            name: value
+            for name, value in values.items() if not math.isfinite(value)
         }
         if bad:
             terms = ', '.join(f'{k}={v}' for k, v in sorted(bad.items()))
