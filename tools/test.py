@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: PQ (and AP / mIoU where the metric reports them).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
-        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 CHECKPOINT may also be a ``last_checkpoint`` file written by the runner
 (it holds the path of the latest checkpoint).
@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from mmpanfpn.engine import check_checkpoint_fits
 from mmpanfpn.registry import RUNNERS
 from mmpanfpn.utils import register_all_modules
-from mmpanfpn.utils.tool_config import prepare_config
+from mmpanfpn.utils.tool_config import init_cpu_distributed, prepare_config
 
 
 def parse_args():
@@ -24,6 +24,10 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the metrics')
+    parser.add_argument(
+        '--out',
+        help='also dump the predictions (panoptic maps, instances with RLE '
+        'masks, semantic maps) to this .pkl file, as mmdet\'s test.py does')
     parser.add_argument(
         '--show-dir',
         help='draw GT | prediction side by side into this folder (relative '
@@ -61,6 +65,9 @@ def resolve_checkpoint(path: str) -> str:
 
 def main():
     args = parse_args()
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'--out {args.out}: the dump file must end with '
+                         '.pkl or .pickle')
     register_all_modules(init_default_scope=False)
 
     try:
@@ -68,6 +75,8 @@ def main():
                              args.launcher)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f'error: {err}')
+    # mmengine's init_dist needs CUDA; on CPU the group is started here
+    init_cpu_distributed(cfg)
 
     cfg.load_from = resolve_checkpoint(args.checkpoint)
 
@@ -87,6 +96,10 @@ def main():
         check_checkpoint_fits(runner.model, cfg.load_from)
     except ValueError as err:
         raise SystemExit(f'error: {err}')
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
     runner.test()
 
 

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 from mmpanfpn.engine import find_resume_checkpoint
 from mmpanfpn.registry import RUNNERS
 from mmpanfpn.utils import register_all_modules
-from mmpanfpn.utils.tool_config import prepare_config
+from mmpanfpn.utils.tool_config import init_cpu_distributed, prepare_config
 
 
 def parse_args():
@@ -60,6 +60,8 @@ def main():
                              args.launcher)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f'error: {err}')
+    # mmengine's init_dist needs CUDA; on CPU the group is started here
+    init_cpu_distributed(cfg)
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,9 +1,12 @@
 """Config handling shared by tools/train.py and tools/test.py."""
+import datetime
 import difflib
 import os.path as osp
 from typing import Optional
 
 import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
 from mmengine.config import Config
 
 # Top-level keys mmengine's Runner understands, beyond those a config has.
@@ -72,4 +75,60 @@ def prepare_config(config_path: str,
     if not torch.cuda.is_available():
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if launcher != 'none':
+            _cpu_model_wrapper(cfg)
     return cfg
+
+
+def _cpu_model_wrapper(cfg: Config) -> None:
+    """DDP of a CPU model takes no ``device_ids``.
+
+    MMEngine's runner passes ``device_ids=[LOCAL_RANK]`` to a
+    ``DistributedDataParallel`` wrapper unless ``model_wrapper_cfg`` names
+    them; on CPU, DDP refuses them. The default wrapper (as the runner makes
+    it) or the configured DDP one gets ``device_ids=None``.
+    """
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.registry import MODEL_WRAPPERS
+    from torch.nn.parallel import DistributedDataParallel
+
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper_type = wrapper.get('type', MMDistributedDataParallel)
+    if isinstance(wrapper_type, str):
+        wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
+    if isinstance(wrapper_type, type) and issubclass(
+            wrapper_type, DistributedDataParallel):
+        wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+
+
+def init_cpu_distributed(cfg: Config) -> bool:
+    """Start the process group of a ``--launcher pytorch`` run without a GPU.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` before
+    ``init_process_group``, which fails on a machine without CUDA. Without
+    a GPU, this starts the group itself, as ``init_dist`` would
+    (``env_cfg.dist_cfg``: backend, timeout in seconds, other
+    ``init_process_group`` arguments); the runner then finds it started and
+    skips its own. Does nothing with a GPU, another launcher or a group
+    already started.
+
+    Returns:
+        bool: whether a process group was started here.
+    """
+    if (cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available()
+            or (torch_dist.is_available() and torch_dist.is_initialized())):
+        return False
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.pop('backend', 'gloo')
+    if dist_cfg.get('timeout') is not None:
+        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    if mp.get_start_method(allow_none=True) is None:
+        mp.set_start_method('spawn')
+    torch_dist.init_process_group(backend=backend, **dist_cfg)
+    return True
