@@ -170,13 +170,13 @@ class PQStat:
         return summary
 
 
-def _segment_slots(id_map: np.ndarray, segments: Sequence[dict],
-                   void_id: int, side: str) -> Tuple[np.ndarray, List[int]]:
-    """Map every pixel to a compact slot: 0 for void, ``k + 1`` for
-    ``segments[k]``.
+def _slot_ids(id_map: np.ndarray, segments: Sequence[dict], void_id: int,
+              side: str) -> Tuple[np.ndarray, List[int]]:
+    """Check a map's dtype and its segments list; number the segments.
 
     Returns:
-        slots: int64 (H * W,) slot of every pixel, in ``ravel`` order.
+        slot_ids: int64 ``[void_id] + ids``: the id of every slot (0 for
+            void, ``k + 1`` for ``segments[k]``).
         ids: the segment ids, in slot order (without void).
     """
     what = 'ground-truth' if side == 'gt' else 'predicted'
@@ -196,19 +196,94 @@ def _segment_slots(id_map: np.ndarray, segments: Sequence[dict],
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         raise SegmentsError(side, f'{what} segment ids {repeated} are '
                             'listed more than once in segments_info')
-    slot_ids = np.array([void_id] + ids, dtype=np.int64)
-    # binary search of every pixel id among the few listed ids: no
-    # assumption on how large an id may be (np.take is the fast gather)
-    order = np.argsort(slot_ids)
-    sorted_ids = slot_ids[order]
-    pixel_ids = id_map.astype(np.int64, copy=False).ravel()
-    pos = np.searchsorted(sorted_ids, pixel_ids)
-    if not np.array_equal(np.take(sorted_ids, pos, mode='clip'), pixel_ids):
-        listed = np.isin(pixel_ids, slot_ids)
-        missing = np.unique(pixel_ids[~listed])[:10].tolist()
+    return np.array([void_id] + ids, dtype=np.int64), ids
+
+
+# odd 64-bit multipliers for the multiplicative hashing of segment ids
+_HASH_MULTIPLIERS = np.random.default_rng(20190402).integers(
+    0, 2**63, size=16, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+# hash tables above this size fall back to binary search
+_MAX_HASH_BITS = 16
+# below this many values, binary search is the cheaper look-up
+_MIN_HASHED_VALUES = 16384
+
+
+def _hash_of(slot_ids: np.ndarray):
+    """A multiplier and a shift that send the listed ids to distinct
+    buckets ``(id * multiplier mod 2^64) >> shift`` of a table about twice
+    the square of their number; None when no multiplier does or the table
+    would be too large."""
+    bits = max(4, int(len(slot_ids)**2 // 2).bit_length())
+    if bits > _MAX_HASH_BITS:
+        return None
+    shift = np.uint64(64 - bits)
+    buckets = (slot_ids.view(np.uint64)[None] *
+               _HASH_MULTIPLIERS[:, None]) >> shift
+    buckets.sort(axis=1)
+    distinct = (np.diff(buckets, axis=1) != 0).all(axis=1)
+    if not distinct.any():
+        return None
+    return _HASH_MULTIPLIERS[distinct.argmax()], shift, bits
+
+
+def _lookup_slots(values: np.ndarray, slot_ids: np.ndarray,
+                  side: str) -> np.ndarray:
+    """The slot of every value (its index in ``slot_ids``); raise
+    ``SegmentsError`` naming the values that are not listed.
+
+    Many values are looked up in a hash table of the few listed ids, a
+    few by binary search; both check every value against the id found, so
+    no assumption on how large an id may be."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    hashing = (_hash_of(slot_ids)
+               if values.size >= _MIN_HASHED_VALUES else None)
+    if hashing is not None:
+        multiplier, shift, bits = hashing
+        listed = ((slot_ids.view(np.uint64) * multiplier) >> shift).view(
+            np.int64)
+        # an empty bucket holds slot 0's id, which hashes elsewhere: no
+        # value in that bucket equals it
+        table_ids = np.full(1 << bits, slot_ids[0])
+        table_ids[listed] = slot_ids
+        table_slots = np.zeros(1 << bits, np.intp)
+        table_slots[listed] = np.arange(len(slot_ids))
+        buckets = ((values.view(np.uint64) * multiplier) >> shift).view(
+            np.int64)
+        found = np.array_equal(table_ids[buckets], values)
+        slots = table_slots[buckets]
+    else:
+        order = np.argsort(slot_ids)
+        sorted_ids = slot_ids[order]
+        pos = np.searchsorted(sorted_ids, values)
+        found = np.array_equal(np.take(sorted_ids, pos, mode='clip'), values)
+        slots = np.take(order, pos, mode='clip')
+    if not found:
+        listed = np.isin(values, slot_ids)
+        missing = np.unique(values[~listed])[:10].tolist()
+        what = 'ground-truth' if side == 'gt' else 'predicted'
         raise SegmentsError(side, f'{what} segment ids {missing} are in the '
                             'PNG but not in segments_info')
-    return np.take(order, pos, mode='clip'), ids
+    return slots
+
+
+def _pair_runs(gt_flat: np.ndarray,
+               pred_flat: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Run-length encoding of the (GT id, predicted id) pairs of two
+    flattened maps: the start and the length of every run of equal pairs.
+
+    Segments are regions, so a map has far fewer runs than pixels (a few
+    thousand on a 640x480 COCO image): the slot look-ups and the counting
+    then work on the runs, and the per-pixel work is two comparisons.
+    """
+    size = gt_flat.size
+    if size == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    change = gt_flat[1:] != gt_flat[:-1]
+    change |= pred_flat[1:] != pred_flat[:-1]
+    starts = np.flatnonzero(change)
+    starts += 1
+    starts = np.concatenate((np.zeros(1, np.intp), starts))
+    return starts, np.diff(starts, append=size)
 
 
 def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
@@ -236,14 +311,29 @@ def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
         SegmentsError (a ValueError): the maps and the lists disagree, or a
             prediction has an unknown category. ``side`` names the culprit.
     """
+    return _pq_single(gt_ids, gt_segments, pred_ids, pred_segments,
+                      categories, void_id)[0]
+
+
+def _pq_single(
+    gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.ndarray,
+    pred_segments: Sequence[dict], categories: Dict[int, dict],
+    void_id: int = VOID_ID
+) -> Tuple[PQStat, Dict[int, int], Dict[int, int]]:
+    """:func:`pq_single`, and the pixel area of every GT and predicted
+    segment: ``(stat, {gt_id: area}, {pred_id: area})``."""
     gt_ids, pred_ids = np.asarray(gt_ids), np.asarray(pred_ids)
     if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
         raise SegmentsError('pred', f'predicted id map has shape '
                             f'{pred_ids.shape}, ground truth has '
                             f'{gt_ids.shape}')
-    gt_slots, gt_id_list = _segment_slots(gt_ids, gt_segments, void_id, 'gt')
-    pred_slots, pred_id_list = _segment_slots(pred_ids, pred_segments,
-                                              void_id, 'pred')
+    gt_slot_ids, gt_id_list = _slot_ids(gt_ids, gt_segments, void_id, 'gt')
+    pred_slot_ids, pred_id_list = _slot_ids(pred_ids, pred_segments,
+                                            void_id, 'pred')
+    gt_flat, pred_flat = gt_ids.ravel(), pred_ids.ravel()
+    starts, lengths = _pair_runs(gt_flat, pred_flat)
+    gt_slots = _lookup_slots(gt_flat[starts], gt_slot_ids, 'gt')
+    pred_slots = _lookup_slots(pred_flat[starts], pred_slot_ids, 'pred')
     for seg in pred_segments:
         if seg['category_id'] not in categories:
             raise SegmentsError('pred', f'predicted segment {seg["id"]} has '
@@ -252,9 +342,11 @@ def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
     # confusion[i, j]: pixels with GT slot i and predicted slot j (0 = void)
     num_pred_slots = len(pred_segments) + 1
     pair_code = gt_slots * num_pred_slots + pred_slots
+    # float64 sums of run lengths: exact below 2^53 pixels
     confusion = np.bincount(
-        pair_code, minlength=(len(gt_segments) + 1) * num_pred_slots
-    ).reshape(-1, num_pred_slots)
+        pair_code, weights=lengths,
+        minlength=(len(gt_segments) + 1) * num_pred_slots
+    ).astype(np.int64).reshape(-1, num_pred_slots)
     gt_area, pred_area = confusion.sum(axis=1), confusion.sum(axis=0)
     for side, areas, id_list in (('gt', gt_area, gt_id_list),
                                  ('pred', pred_area, pred_id_list)):
@@ -272,6 +364,7 @@ def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
     pred_on_void = confusion[0]
 
     stat = PQStat()
+    per_cat = stat.per_cat
     # candidate pairs: overlapping, same category, GT not crowd
     gt_idx, pred_idx = np.nonzero(confusion[1:, 1:])
     gt_idx, pred_idx = gt_idx + 1, pred_idx + 1
@@ -282,26 +375,30 @@ def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
              pred_on_void[pred_idx])
     iou = intersection / union
     matched = iou > MATCH_IOU
-    for i, j, pair_iou in zip(gt_idx[matched], pred_idx[matched],
-                              iou[matched]):
-        stat[gt_cat[i].item()].tp += 1
-        stat[gt_cat[i].item()].iou += pair_iou.item()
-    gt_matched = set(gt_idx[matched].tolist())
-    pred_matched = set(pred_idx[matched].tolist())
+    for cat_id, pair_iou in zip(gt_cat[gt_idx[matched]].tolist(),
+                                iou[matched].tolist()):
+        cat_stat = per_cat[cat_id]
+        cat_stat.tp += 1
+        cat_stat.iou += pair_iou
 
-    for i in range(1, len(gt_cat)):
-        if i not in gt_matched and not gt_crowd[i]:
-            stat[gt_cat[i].item()].fn += 1
+    # FN: the GT segments left unmatched, crowd ones aside
+    gt_fn = ~gt_crowd
+    gt_fn[0] = False
+    gt_fn[gt_idx[matched]] = False
+    for cat_id in gt_cat[gt_fn].tolist():
+        per_cat[cat_id].fn += 1
 
-    for j in range(1, len(pred_cat)):
-        if j in pred_matched:
-            continue
-        same_cat_crowd = gt_crowd & (gt_cat == pred_cat[j])
-        ignored = pred_on_void[j] + confusion[same_cat_crowd, j].sum()
-        if ignored / pred_area[j] > IGNORE_FRACTION:
-            continue
-        stat[pred_cat[j].item()].fp += 1
-    return stat
+    # FP: the predictions left unmatched, unless more than half of them
+    # lies on void or on crowd GT of their category
+    same_cat_crowd = gt_crowd[:, None] & (gt_cat[:, None] == pred_cat)
+    ignored = pred_on_void + (confusion * same_cat_crowd).sum(axis=0)
+    pred_fp = ignored / np.maximum(pred_area, 1) <= IGNORE_FRACTION
+    pred_fp[0] = False
+    pred_fp[pred_idx[matched]] = False
+    for cat_id in pred_cat[pred_fp].tolist():
+        per_cat[cat_id].fp += 1
+    return (stat, dict(zip(gt_id_list, gt_area[1:].tolist())),
+            dict(zip(pred_id_list, pred_area[1:].tolist())))
 
 
 def area_mismatches(id_map: np.ndarray,
@@ -317,7 +414,14 @@ def area_mismatches(id_map: np.ndarray,
         ``[(segment_id, json_area, pixel_area)]`` for every disagreement.
     """
     ids, counts = np.unique(np.asarray(id_map), return_counts=True)
-    pixel_area = dict(zip(ids.tolist(), counts.tolist()))
+    return _mismatched_areas(segments, dict(zip(ids.tolist(),
+                                                counts.tolist())))
+
+
+def _mismatched_areas(
+        segments: Sequence[dict],
+        pixel_area: Dict[int, int]) -> List[Tuple[int, int, int]]:
+    """:func:`area_mismatches` from ``{segment_id: pixel count}``."""
     return [(seg['id'], seg['area'], pixel_area.get(seg['id'], 0))
             for seg in segments
             if 'area' in seg and seg['area'] != pixel_area.get(seg['id'], 0)]
@@ -352,11 +456,13 @@ def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
 
     gt_png = osp.join(gt_dir, gt_ann['file_name'])
     pred_png = osp.join(pred_dir, pred_ann['file_name'])
-    gt_ids = read_panoptic_png(gt_png)
-    pred_ids = read_panoptic_png(pred_png)
+    # uint32, the decoder's own type: no int64 copy of every pixel
+    gt_ids = read_panoptic_png(gt_png, dtype=np.uint32)
+    pred_ids = read_panoptic_png(pred_png, dtype=np.uint32)
     try:
-        stat = pq_single(gt_ids, gt_ann['segments_info'], pred_ids,
-                         pred_ann['segments_info'], categories)
+        stat, gt_areas, pred_areas = _pq_single(
+            gt_ids, gt_ann['segments_info'], pred_ids,
+            pred_ann['segments_info'], categories)
     except SegmentsError as err:
         path = gt_png if err.side == 'gt' else pred_png
         # a plain ValueError: it crosses process boundaries intact
@@ -365,10 +471,10 @@ def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
     mismatches = [
         f'{path}: segment {seg_id} has "area" {json_area} in JSON but '
         f'{pixel_area} pixels'
-        for path, id_map, ann in ((gt_png, gt_ids, gt_ann),
-                                  (pred_png, pred_ids, pred_ann))
-        for seg_id, json_area, pixel_area in area_mismatches(
-            id_map, ann['segments_info'])
+        for path, areas, ann in ((gt_png, gt_areas, gt_ann),
+                                 (pred_png, pred_areas, pred_ann))
+        for seg_id, json_area, pixel_area in _mismatched_areas(
+            ann['segments_info'], areas)
     ]
     return ImageResult(stat.to_dict(), mismatches)
 
