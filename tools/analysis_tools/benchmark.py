@@ -71,7 +71,10 @@ def parse_args():
                         help='also run mmdet\'s PanopticFPN on the same '
                         'weights and inputs and print the ratios')
     parser.add_argument('--mmdet-config', default=MMDET_CONFIG,
-                        help='the equivalent mmdet config')
+                        help='the equivalent mmdet config, or "mirror": '
+                        'mmdet\'s R50 Panoptic FPN given our backbone, neck, '
+                        'RPN, RoI and semantic-head settings (for configs '
+                        'the mmdet zoo lacks, e.g. the tiny synthetic one)')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1216],
                         metavar=('H', 'W'), help='input size')
     parser.add_argument('--images', help='folder of images instead of random '
@@ -123,10 +126,33 @@ def our_model_cfg(config: str, score_thr: Optional[float]):
     return model
 
 
+def _drop_scope(cfg):
+    """A config without ``_scope_`` keys (ours are 'mmpanfpn')."""
+    if isinstance(cfg, dict):
+        return type(cfg)({k: _drop_scope(v) for k, v in cfg.items()
+                          if k != '_scope_'})
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_drop_scope(v) for v in cfg)
+    return cfg
+
+
 def mmdet_model_cfg(mmdet_config: str, ours):
     """mmdet's model config with our class counts and test settings."""
     from mmengine.config import Config
-    model = Config.fromfile(_mmdet_config_path(mmdet_config)).model
+    mirror = mmdet_config == 'mirror'
+    model = Config.fromfile(
+        _mmdet_config_path(MMDET_CONFIG if mirror else mmdet_config)).model
+    if mirror:
+        # the parts mmdet's PanopticFPN shares with ours, as we configure
+        # them (same module types and keys: mmdet's own)
+        for key in ('data_preprocessor', 'backbone', 'neck', 'rpn_head',
+                    'roi_head', 'train_cfg'):
+            model[key] = _drop_scope(copy.deepcopy(ours[key]))
+        for key in ('in_channels', 'inner_channels', 'start_level',
+                    'end_level', 'norm_cfg', 'conv_cfg'):
+            if key in ours.semantic_head:
+                model.semantic_head[key] = copy.deepcopy(
+                    ours.semantic_head[key])
     model.backbone.init_cfg = None
     num_things = ours.panoptic_fusion_head.num_things_classes
     num_stuff = ours.panoptic_fusion_head.num_stuff_classes
