@@ -95,3 +95,44 @@ def test_getattr_is_served_only_for_history_buffer(tmp_path):
     torch.save(dict(meta=Evil()), path)
     with pytest.raises(pickle.UnpicklingError, match='allow-list'):
         torch.load(path, weights_only=True)
+
+
+def test_model_zoo_layout_loads_into_our_config(tmp_path):
+    """A checkpoint laid out as mmdet's model-zoo files are (``meta`` with
+    ``mmdet_version``, ``CLASSES``, ``PALETTE``, the config text, epoch and
+    iter; ``state_dict``; an SGD ``optimizer`` state) loads with
+    ``weights_only=True`` through ``init_model``, the user's path."""
+    import os.path as osp
+    from collections import OrderedDict
+
+    from mmpanfpn.apis import init_model
+
+    config = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                      'configs', 'panoptic_fpn',
+                      'panoptic-fpn_tiny_synthetic.py')
+    model = init_model(config, device='cpu')
+    state = OrderedDict((k, v.clone()) for k, v in model.state_dict().items())
+    for value in state.values():
+        if value.is_floating_point():
+            value.uniform_(-1, 1)
+    params = list(range(len(list(model.parameters()))))
+    path = tmp_path / 'panoptic_fpn_zoo_layout.pth'
+    torch.save({
+        'meta': {
+            'mmdet_version': '2.16.0', 'epoch': 12, 'iter': 87960,
+            'time': 'Sat Aug 21 10:11:53 2021', 'config': 'model = dict()',
+            'CLASSES': ('circle', 'square', 'triangle', 'sky', 'water',
+                        'grass'),
+            'PALETTE': [(220, 20, 60), (119, 11, 32), (0, 0, 142)],
+            'hook_msgs': {'last_ckpt': 'work_dirs/epoch_12.pth'},
+        },
+        'state_dict': state,
+        'optimizer': {
+            'state': {i: {'momentum_buffer': torch.zeros(1)} for i in params},
+            'param_groups': [{'lr': 0.0002, 'momentum': 0.9,
+                              'weight_decay': 0.0001, 'params': params}],
+        },
+    }, path)
+    loaded = init_model(config, str(path), device='cpu')
+    for key, value in state.items():
+        assert torch.equal(loaded.state_dict()[key], value), key
