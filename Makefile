@@ -36,7 +36,7 @@ demo: install
 		--work-dir $(WORK_DIR)
 	$(PY) tools/test.py configs/panoptic_fpn/panoptic-fpn_tiny_synthetic.py \
 		$(WORK_DIR)/last_checkpoint --work-dir $(WORK_DIR) \
-		--show-dir $(WORK_DIR)/show
+		--show-dir $(CURDIR)/$(WORK_DIR)/show
 
 clean:
 	rm -rf $(VENV) work_dirs

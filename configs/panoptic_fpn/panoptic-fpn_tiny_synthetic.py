@@ -50,7 +50,7 @@ model = dict(
         # 4096 pixels is COCO's limit at ~800x1333; scaled to 128x128
         panoptic=dict(stuff_area_limit=64)))
 
-max_iters = 300
+max_iters = 200
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters,
     val_interval=max_iters)
