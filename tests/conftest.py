@@ -1,9 +1,19 @@
 import pytest
+from mmengine.registry import DefaultScope
 
 from mmpanfpn.datasets.synthetic import make_synthetic_panoptic
 from mmpanfpn.utils import register_all_modules
 
 register_all_modules()
+
+
+@pytest.fixture(autouse=True)
+def mmpanfpn_scope():
+    """Every test starts in the mmpanfpn scope, whatever scope an earlier
+    test (an mmseg runner, say) left current: MMEngine builds plain type
+    names in the current default scope."""
+    with DefaultScope.overwrite_default_scope('mmpanfpn'):
+        yield
 
 
 @pytest.fixture(scope='session')
