@@ -82,3 +82,18 @@ def test_backbone_swap_runs_forward(name):
     assert cls_score.shape[1] == 81
     assert mask_preds.shape[1:] == (80, 28, 28)
     assert seg_logits.shape == (1, 54, 32, 32)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_checkpoint_and_seed_hooks_are_ours(name):
+    """The default runtime gives every config the kill-safe checkpoint hook
+    (in the mmpanfpn scope, although mmdet's base tags it 'mmdet') and the
+    per-iteration reseeding that makes a resume exact."""
+    from mmengine.registry import HOOKS, DefaultScope
+
+    from mmpanfpn.engine.hooks import AtomicCheckpointHook, IterSeedHook
+    cfg = _parse(name)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        assert type(HOOKS.build(cfg.default_hooks.checkpoint)) is \
+            AtomicCheckpointHook
+        assert type(HOOKS.build(cfg.default_hooks.iter_seed)) is IterSeedHook

@@ -142,3 +142,17 @@ def test_tiny_config_trains(tmp_path):
     first, last = record.losses[:4], record.losses[-4:]
     assert sum(last) < 0.8 * sum(first), record.losses
     assert 0 <= record.metrics['mIoU'] <= 100
+
+
+@pytest.mark.parametrize('name', sorted(
+    osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))))
+def test_checkpoint_hook_is_the_atomic_one(name):
+    """Semantic configs run in mmseg's scope; their checkpoint hook is
+    still mmpanfpn's (save, swap last_checkpoint, then remove old ones)."""
+    from mmengine.registry import HOOKS
+
+    from mmpanfpn.engine.hooks import AtomicCheckpointHook
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        hook = HOOKS.build(cfg.default_hooks.checkpoint)
+    assert type(hook) is AtomicCheckpointHook

@@ -10,7 +10,8 @@ _base_ = [
 ]
 
 custom_imports = dict(
-    imports=['mmpanfpn.models.fpn_head'], allow_failed_imports=False)
+    imports=['mmpanfpn.models.fpn_head', 'mmpanfpn.engine.hooks'],
+    allow_failed_imports=False)
 
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
@@ -46,5 +47,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
+    checkpoint=dict(
+        _scope_='mmpanfpn', type='CheckpointHook', by_epoch=False,
+        interval=max_iters))
 randomness = dict(seed=0)

@@ -16,6 +16,12 @@
 _base_ = 'mmseg::sem_fpn/fpn_r50_4xb2-80k_cityscapes-512x1024.py'
 
 custom_imports = dict(
-    imports=['mmpanfpn.models.fpn_head'], allow_failed_imports=False)
+    imports=['mmpanfpn.models.fpn_head', 'mmpanfpn.engine.hooks'],
+    allow_failed_imports=False)
 
 model = dict(decode_head=dict(_scope_='mmpanfpn'))
+
+# mmpanfpn's CheckpointHook: the new checkpoint and last_checkpoint are
+# written atomically before old checkpoints are removed (a kill never leaves
+# --resume without a checkpoint)
+default_hooks = dict(checkpoint=dict(_scope_='mmpanfpn'))

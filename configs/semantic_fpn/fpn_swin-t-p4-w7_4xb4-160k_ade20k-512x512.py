@@ -6,7 +6,8 @@
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'  # noqa
 
 custom_imports = dict(
-    imports=['mmpanfpn.models.fpn_head'], allow_failed_imports=False)
+    imports=['mmpanfpn.models.fpn_head', 'mmpanfpn.engine.hooks'],
+    allow_failed_imports=False)
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
@@ -33,3 +34,8 @@ model = dict(
 
 # 4 GPUs x 4 images, the batch of 16 of the UPerNet recipe (8 x 2)
 train_dataloader = dict(batch_size=4)
+
+# mmpanfpn's CheckpointHook: the new checkpoint and last_checkpoint are
+# written atomically before old checkpoints are removed (a kill never leaves
+# --resume without a checkpoint)
+default_hooks = dict(checkpoint=dict(_scope_='mmpanfpn'))
