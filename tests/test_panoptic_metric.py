@@ -518,8 +518,14 @@ def test_gt_id_not_in_its_json_names_image_and_id(gt):
     del content['annotations'][0]['segments_info'][1]  # the person, 300
     with open(ann_file, 'w') as f:
         json.dump(content, f)
-    with pytest.raises(ValueError, match=r'image 1 .*000001.png.* 300 '):
+    with pytest.raises(ValueError, match=r'image 1 .*000001.png.*\b300\b'
+                       r'.* in the PNG but not in segments_info'):
         evaluate(perfect(), ann_file=ann_file, seg_prefix=seg_prefix)
+    # the same when only mIoU reads the GT (the per-pixel index checks it)
+    with pytest.raises(ValueError, match=r'image 1 .*000001.png.*\b300\b'
+                       r'.* in the PNG but not in segments_info'):
+        evaluate(perfect(), ann_file=ann_file, seg_prefix=seg_prefix,
+                 metric='miou')
 
 
 # ------------------------------------------------------ synthetic dataset ---

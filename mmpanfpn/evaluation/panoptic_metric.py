@@ -40,8 +40,8 @@ from mmpanfpn.datasets.panoptic_format import (VOID_ID, check_categories,
                                                read_panoptic_png,
                                                require_keys)
 from mmpanfpn.registry import METRICS
-from .pq import (PQStat, SegmentsError, area_mismatches, percent_metrics,
-                 pq_single)
+from .pq import (PQStat, SegmentsError, area_mismatches, mismatched_areas,
+                 percent_metrics, pq_single_and_areas)
 
 ALLOWED_METRICS = ('pq', 'bbox', 'segm', 'miou')
 # which prediction field each metric needs
@@ -265,28 +265,37 @@ class CocoPanopticMetric(BaseMetric):
 
         # the only read of this image's GT
         gt_ids, gt_segments, gt_path = self._ground_truth(sample, img_id)
-        record['area_mismatches'] = self._check_areas(
-            gt_ids, gt_segments, gt_path, img_id)
-        gt_slots, slot_segments = self._gt_slots(gt_ids, gt_segments,
-                                                 gt_path, img_id)
+        gt_areas = None
         if 'pq' in want:
             try:
-                stat = pq_single(gt_ids, gt_segments, panoptic[0],
-                                 panoptic[1], self.label_space.categories)
+                stat, gt_areas, _ = pq_single_and_areas(
+                    gt_ids, gt_segments, panoptic[0], panoptic[1],
+                    self.label_space.categories)
             except SegmentsError as err:
                 where = gt_path if err.side == 'gt' else 'prediction'
                 raise ValueError(
                     f'image {img_id!r} ({where}): {err}') from None
             record['pq'] = stat.to_dict()
+        # per-pixel GT segment index: only what mIoU and GT instances need
+        if 'miou' in want or derive_instances:
+            gt_slots, slot_segments = self._gt_slots(gt_ids, gt_segments,
+                                                     gt_path, img_id)
+            if gt_areas is None:
+                counts = np.bincount(gt_slots.ravel(),
+                                     minlength=len(slot_segments) + 1)
+                gt_areas = {seg['id']: int(count) for seg, count in zip(
+                    slot_segments, counts[1:].tolist())}
+        record['area_mismatches'] = self._check_areas(
+            gt_ids, gt_segments, gt_path, img_id, gt_areas)
         if 'miou' in want:
             record['sem_seg'] = self._semantic_areas(
                 sample['pred_sem_seg'], gt_slots, slot_segments, img_id)
         if 'segm' in want and record['coco_pred']['masks']:
             mask_shape = tuple(record['coco_pred']['masks'][0]['size'])
-            if mask_shape != gt_slots.shape:
+            if mask_shape != gt_ids.shape:
                 raise ValueError(
                     f'image {img_id!r}: pred_instances masks are '
-                    f'{mask_shape}, the GT is {gt_slots.shape}; predict at '
+                    f'{mask_shape}, the GT is {gt_ids.shape}; predict at '
                     'the original size')
         if derive_instances:
             record['coco_gt'] = self._gt_instances(gt_slots, slot_segments,
@@ -319,7 +328,8 @@ class CocoPanopticMetric(BaseMetric):
             raise ValueError(
                 f'image {img_id!r}: no GT PNG: set seg_prefix, or keep '
                 '"seg_map_path" in PackDetInputs\' meta_keys')
-        gt_ids = read_panoptic_png(path, backend_args=self.backend_args)
+        gt_ids = read_panoptic_png(path, backend_args=self.backend_args,
+                                   dtype=np.uint32)
         return gt_ids, segments, path
 
     def _gt_slots(self, gt_ids: np.ndarray, segments: List[dict], path: str,
@@ -354,10 +364,12 @@ class CocoPanopticMetric(BaseMetric):
         return slots, ordered
 
     def _check_areas(self, gt_ids: np.ndarray, segments: List[dict],
-                     path: str, img_id) -> int:
+                     path: str, img_id,
+                     pixel_areas: Optional[Dict[int, int]] = None) -> int:
         """Warn, once for the image, of JSON areas that are not the pixel
-        counts; return how many."""
-        wrong = area_mismatches(gt_ids, segments)
+        counts (``pixel_areas`` when already counted); return how many."""
+        wrong = (area_mismatches(gt_ids, segments) if pixel_areas is None
+                 else mismatched_areas(segments, pixel_areas))
         if wrong:
             named = '; '.join(
                 f'segment {seg_id}: "area" {json_area} in JSON, {pixels} '

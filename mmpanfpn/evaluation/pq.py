@@ -311,17 +311,18 @@ def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
         SegmentsError (a ValueError): the maps and the lists disagree, or a
             prediction has an unknown category. ``side`` names the culprit.
     """
-    return _pq_single(gt_ids, gt_segments, pred_ids, pred_segments,
-                      categories, void_id)[0]
+    return pq_single_and_areas(gt_ids, gt_segments, pred_ids, pred_segments,
+                               categories, void_id)[0]
 
 
-def _pq_single(
+def pq_single_and_areas(
     gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.ndarray,
     pred_segments: Sequence[dict], categories: Dict[int, dict],
     void_id: int = VOID_ID
 ) -> Tuple[PQStat, Dict[int, int], Dict[int, int]]:
     """:func:`pq_single`, and the pixel area of every GT and predicted
-    segment: ``(stat, {gt_id: area}, {pred_id: area})``."""
+    segment, counted on the way: ``(stat, {gt_id: area}, {pred_id: area})``
+    (for the JSON-area check, without another pass over the maps)."""
     gt_ids, pred_ids = np.asarray(gt_ids), np.asarray(pred_ids)
     if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
         raise SegmentsError('pred', f'predicted id map has shape '
@@ -414,11 +415,11 @@ def area_mismatches(id_map: np.ndarray,
         ``[(segment_id, json_area, pixel_area)]`` for every disagreement.
     """
     ids, counts = np.unique(np.asarray(id_map), return_counts=True)
-    return _mismatched_areas(segments, dict(zip(ids.tolist(),
+    return mismatched_areas(segments, dict(zip(ids.tolist(),
                                                 counts.tolist())))
 
 
-def _mismatched_areas(
+def mismatched_areas(
         segments: Sequence[dict],
         pixel_area: Dict[int, int]) -> List[Tuple[int, int, int]]:
     """:func:`area_mismatches` from ``{segment_id: pixel count}``."""
@@ -460,7 +461,7 @@ def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
     gt_ids = read_panoptic_png(gt_png, dtype=np.uint32)
     pred_ids = read_panoptic_png(pred_png, dtype=np.uint32)
     try:
-        stat, gt_areas, pred_areas = _pq_single(
+        stat, gt_areas, pred_areas = pq_single_and_areas(
             gt_ids, gt_ann['segments_info'], pred_ids,
             pred_ann['segments_info'], categories)
     except SegmentsError as err:
@@ -473,7 +474,7 @@ def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
         f'{pixel_area} pixels'
         for path, areas, ann in ((gt_png, gt_areas, gt_ann),
                                  (pred_png, pred_areas, pred_ann))
-        for seg_id, json_area, pixel_area in _mismatched_areas(
+        for seg_id, json_area, pixel_area in mismatched_areas(
             ann['segments_info'], areas)
     ]
     return ImageResult(stat.to_dict(), mismatches)
