@@ -176,14 +176,23 @@ def test_two_rank_test_equals_single_process(synthetic_root, trained,
     work_dir = tmp_path / 'test_two_ranks'
     run(two_ranks(TEST) + [
         TINY, osp.join(str(trained[0]), f'iter_{ITERS}.pth'), '--launcher',
-        'pytorch', '--work-dir', str(work_dir), '--cfg-options',
-        *data_options(synthetic_root)
+        'pytorch', '--work-dir', str(work_dir), '--show-dir', 'show',
+        '--cfg-options', *data_options(synthetic_root)
     ])
     folder = run_dir(work_dir)
     with open(osp.join(folder, osp.basename(folder) + '.log')) as f:
         assert 'GPU number: 2' in f.read()
     # bit-identical: the metric sums the per-image records in img_id order
     assert read_test_metrics(work_dir) == single
+    # every rank draws its own images (mmdet's visualizer: rank 0's only),
+    # the same pictures as one process draws
+    names = sorted(n for n, _, _ in val_image_names(synthetic_root))
+    show = osp.join(folder, 'show')
+    assert sorted(os.listdir(show)) == names
+    single_show = osp.join(run_dir(single_process_test), 'show')
+    for name in names:
+        assert np.array_equal(mmcv.imread(osp.join(show, name)),
+                              mmcv.imread(osp.join(single_show, name))), name
 
 
 def test_show_dir_draws_gt_and_prediction_side_by_side(

@@ -8,9 +8,9 @@ configured vis backends (local folder, TensorBoard, ...).
 """
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import mmcv
 import numpy as np
-from mmengine.dist import master_only
 from mmengine.visualization import Visualizer
 
 from mmpanfpn.registry import VISUALIZERS
@@ -72,6 +72,17 @@ class PanopticLocalVisualizer(Visualizer):
         super().__init__(name=name, **kwargs)
         self.alpha = alpha
 
+    # MMEngine sets the meta (class names, palette) on rank 0 only; every
+    # rank draws its own share of ``tools/test.py --show-dir`` pictures, so
+    # every rank keeps it
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict) -> None:
+        self._dataset_meta = dataset_meta
+
     def _palette(self) -> List[Tuple[int, int, int]]:
         meta = self.dataset_meta or {}
         classes = meta.get('classes') or ()
@@ -103,36 +114,38 @@ class PanopticLocalVisualizer(Visualizer):
                          image * (1 - self.alpha) + colors * self.alpha,
                          image).astype(np.uint8)
         blend[thing_outlines(id_map, segments)] = 255
-        self.set_image(blend)
-        self._draw_legend(segments, palette)
-        return self.get_image()
+        return self._draw_legend(blend, segments, palette)
 
-    def _draw_legend(self, segments: Sequence[dict],
-                     palette: Sequence[Tuple[int, int, int]]) -> None:
+    def _draw_legend(self, image: np.ndarray, segments: Sequence[dict],
+                     palette: Sequence[Tuple[int, int, int]]) -> np.ndarray:
+        """A colour swatch and the name of every class present, top left
+        (OpenCV drawing: it works on every rank, unlike MMEngine's
+        rank-0-only ``draw_*``)."""
         classes = (self.dataset_meta or {}).get('classes')
         labels = sorted({s['category'] for s in segments})
         if not classes or not labels:
-            return
-        h, w = self._image.shape[:2]
-        font = max(6, min(h, w) // 20)
-        step = font + 4
+            return image
+        image = image.copy()
+        h, w = image.shape[:2]
+        box = max(6, min(h, w) // 20)
+        step = box + 4
+        font, scale = cv2.FONT_HERSHEY_SIMPLEX, box / 22
         for row, label in enumerate(labels):
             y = 2 + row * step
             if y + step > h:
                 break
-            self.draw_bboxes(
-                np.array([[2, y, 2 + font, y + font]]),
-                edge_colors=(255, 255, 255),
-                face_colors=palette[label],
-                alpha=1.0,
-                line_widths=1)
-            self.draw_texts(
-                str(classes[label]),
-                np.array([6 + font, y]),
-                font_sizes=font,
-                colors=(255, 255, 255),
-                bboxes=dict(facecolor='black', alpha=0.5, pad=0.5,
-                            edgecolor='none'))
+            cv2.rectangle(image, (2, y), (2 + box, y + box),
+                          tuple(int(c) for c in palette[label]), -1)
+            cv2.rectangle(image, (2, y), (2 + box, y + box),
+                          (255, 255, 255), 1)
+            text = str(classes[label])
+            (tw, _), _ = cv2.getTextSize(text, font, scale, 1)
+            x0, x1 = 5 + box, min(w, 9 + box + tw)
+            if x1 > x0:  # darken behind the text
+                image[y:y + box + 1, x0:x1] //= 2
+            cv2.putText(image, text, (x0 + 2, y + box - 1), font, scale,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+        return image
 
     @staticmethod
     def gt_segments(data_sample) -> Optional[Tuple[np.ndarray, List[dict]]]:
@@ -150,7 +163,6 @@ class PanopticLocalVisualizer(Visualizer):
         id_map = pan.sem_seg[0].cpu().numpy()
         return id_map, pan.metainfo.get('segments_info', [])
 
-    @master_only
     def add_datasample(self,
                        name: str,
                        image: np.ndarray,
@@ -163,6 +175,10 @@ class PanopticLocalVisualizer(Visualizer):
                        pred_score_thr: float = 0.3,
                        step: int = 0) -> None:
         """Draw GT | prediction side by side; save, show or log it.
+
+        With ``out_file`` (``tools/test.py --show-dir``) every rank writes
+        the pictures of its own images; showing and the vis backends are
+        rank 0's, as in MMEngine.
 
         Args:
             name (str): Image identifier for the vis backends.
