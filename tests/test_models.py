@@ -148,7 +148,8 @@ def test_things_become_other_with_interleaved_categories():
 
 
 def test_semantic_loss_is_mean_cross_entropy_over_labeled_pixels():
-    head = semantic_head(num_things=2, num_stuff=2, loss_weight=0.5)
+    head = semantic_head(num_things=2, num_stuff=2, loss_weight=0.5,
+                         seg_rescale_factor=1.0)
     logits = torch.randn(1, 3, 4, 4)
     # a 2 x 4 label map in a 4 x 4 padded batch: 2 labeled pixels, 6 void
     # pixels, 8 padding pixels
@@ -167,7 +168,9 @@ def test_semantic_loss_is_mean_cross_entropy_over_labeled_pixels():
 
 
 def test_semantic_loss_upsamples_logits_to_the_input_size():
-    head = semantic_head(num_things=2, num_stuff=2)
+    """detectron2's way (``seg_rescale_factor=1.0``): logits upsampled to
+    the labels."""
+    head = semantic_head(num_things=2, num_stuff=2, seg_rescale_factor=1.0)
     logits = torch.randn(2, 3, 2, 3)
     labels = torch.randint(0, 4, (2, 1, 8, 12), dtype=torch.uint8)
     samples = []
@@ -182,6 +185,32 @@ def test_semantic_loss_upsamples_logits_to_the_input_size():
                          align_corners=False)
     target = head.to_head_labels(labels[:, 0])
     torch.testing.assert_close(loss, F.cross_entropy(full, target))
+
+
+def test_semantic_loss_at_quarter_scale_subsamples_the_labels():
+    """mmdet's way, the default (``seg_rescale_factor=1/4``): the labels
+    are subsampled (nearest: every 4th row and column) to the 1/4-scale
+    logits; the mean still runs over labeled pixels only."""
+    head = semantic_head(num_things=2, num_stuff=2)
+    assert head.seg_rescale_factor == 1 / 4
+    logits = torch.randn(2, 3, 2, 3)
+    labels = torch.randint(0, 4, (2, 1, 8, 12), dtype=torch.uint8)
+    labels[0, 0, 0, 0] = VOID  # a kept pixel that is void
+    labels[1, 0, 1, 1] = VOID  # a dropped one: no effect
+    samples = []
+    for i in range(2):
+        sample = DetDataSample(metainfo=dict(batch_input_shape=(8, 12)))
+        sample.gt_sem_seg = PixelData(sem_seg=labels[i])
+        samples.append(sample)
+    head.forward = lambda x: logits
+    loss = head.loss(None, samples)['loss_seg']
+
+    target = head.to_head_labels(labels[:, 0, ::4, ::4])
+    assert (target == VOID).sum() == 1
+    torch.testing.assert_close(
+        loss, F.cross_entropy(logits, target, ignore_index=VOID))
+    with pytest.raises(ValueError, match='seg_rescale_factor'):
+        semantic_head(seg_rescale_factor=0)
 
 
 def test_semantic_predict_crops_padding_and_resizes():

@@ -37,7 +37,10 @@ model = dict(
         num_stuff_classes=num_stuff_classes,
         in_channels=channels,
         inner_channels=channels,
-        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)),
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
+        # full-resolution loss (detectron2's): at 128x128 it costs little,
+        # and the README's measured demo used it
+        seg_rescale_factor=1.0),
     panoptic_fusion_head=dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes),

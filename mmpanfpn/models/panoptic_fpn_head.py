@@ -168,6 +168,13 @@ class PanopticFPNHead(SemanticFPN):
             ``loss_weight`` the paper's lambda_s (0.5 in the configs).
         all_classes (bool): Predict all ``T + S`` classes instead of stuff +
             'other'. Defaults to False.
+        seg_rescale_factor (float): Scale of the ground truth the loss is
+            computed at. ``1 / 4`` (mmdet's default and name): the labels are
+            subsampled (nearest) to the logits' 1/4 scale, cheap in time and
+            memory. ``1.0`` (detectron2): the logits are upsampled 4x to the
+            labels' full resolution, so thin stuff regions are not lost by
+            the subsampling, at the cost of an (N, C, H, W) logit tensor.
+            Defaults to 1 / 4.
         init_cfg (:obj:`ConfigDict` or dict or list, optional):
             Initialization config. Defaults to None.
     """
@@ -188,6 +195,7 @@ class PanopticFPNHead(SemanticFPN):
                      avg_non_ignore=True,
                      loss_weight=1.0),
                  all_classes: bool = False,
+                 seg_rescale_factor: float = 1 / 4,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -200,6 +208,10 @@ class PanopticFPNHead(SemanticFPN):
         self.num_things_classes = num_things_classes
         self.num_stuff_classes = num_stuff_classes
         self.all_classes = all_classes
+        if not 0 < seg_rescale_factor <= 1:
+            raise ValueError('seg_rescale_factor must be in (0, 1], got '
+                             f'{seg_rescale_factor}')
+        self.seg_rescale_factor = seg_rescale_factor
         self.num_classes = (num_things_classes + num_stuff_classes
                             if all_classes else num_stuff_classes + 1)
         self.conv_logits = nn.Conv2d(inner_channels, self.num_classes, 1)
@@ -263,11 +275,9 @@ class PanopticFPNHead(SemanticFPN):
              batch_data_samples: SampleList) -> dict:
         """Per-pixel cross entropy, averaged over the labeled pixels.
 
-        As in detectron2 (and unlike mmdet, which downsamples the ground
-        truth to 1/4 with nearest), the logits are upsampled 4x to the padded
-        input size and compared with the full-resolution labels: thin stuff
-        regions are not lost by the nearest-neighbour subsampling, at the
-        cost of a full-resolution (N, C, H, W) logit tensor.
+        The scale is ``seg_rescale_factor``'s: labels subsampled to the
+        logits' 1/4 scale (mmdet), or logits upsampled to the labels' full
+        resolution (detectron2, ``1.0``).
 
         Args:
             x (Sequence[Tensor]): FPN levels, see :meth:`forward`.
@@ -281,11 +291,18 @@ class PanopticFPNHead(SemanticFPN):
         """
         logits = self(x)
         target = self._targets(batch_data_samples, logits.device)
-        logits = F.interpolate(
-            logits,
-            size=target.shape[-2:],
-            mode='bilinear',
-            align_corners=False)
+        if self.seg_rescale_factor != 1:
+            # as mmdet: nearest subsampling of the padded labels
+            target = F.interpolate(
+                target[:, None].float(),
+                scale_factor=self.seg_rescale_factor,
+                mode='nearest')[:, 0].long()
+        if logits.shape[-2:] != target.shape[-2:]:
+            logits = F.interpolate(
+                logits,
+                size=target.shape[-2:],
+                mode='bilinear',
+                align_corners=False)
         # The mean runs over labeled pixels only: void and padding must not
         # dilute the loss of images with large void regions.
         num_labeled = (target != self.ignore_index).sum()

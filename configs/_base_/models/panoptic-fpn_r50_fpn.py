@@ -33,6 +33,9 @@ model = dict(
         end_level=4,
         norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
         conv_cfg=None,
+        # loss on labels subsampled to the logits' 1/4 scale, as mmdet
+        # (1.0: detectron2's full-resolution loss, slower, more memory)
+        seg_rescale_factor=1 / 4,
         # loss_weight is the paper's lambda_s
         # the mean is over labeled pixels (the head passes that count)
         loss_seg=dict(
