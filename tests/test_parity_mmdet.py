@@ -25,6 +25,7 @@ from mmengine.structures import InstanceData
 
 from mmpanfpn.models import combine_semantic_and_instances
 from mmpanfpn.registry import MODELS
+from mmpanfpn.testing import randomise_weights as randomise
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OUR_CONFIG = osp.join(REPO, 'configs', 'panoptic_fpn',
@@ -61,31 +62,6 @@ def shrink(model: ConfigDict) -> ConfigDict:
     model.test_cfg.rpn.update(nms_pre=300, max_per_img=100)
     model.test_cfg.panoptic.stuff_area_limit = STUFF_AREA_LIMIT
     return model
-
-
-def randomise(model: torch.nn.Module, seed: int = 0) -> None:
-    """Non-trivial weights everywhere: norm statistics and affines off their
-    defaults, and classifiers that spread the scores."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def uniform(t, low, high):
-        t.copy_(torch.rand(t.shape, generator=gen) * (high - low) + low)
-
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                uniform(module.running_mean, -0.2, 0.2)
-                uniform(module.running_var, 0.5, 2.0)
-            if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.GroupNorm)):
-                uniform(module.weight, 0.5, 1.5)
-                uniform(module.bias, -0.2, 0.2)
-        # box scores between about 0.1 and 0.7; clear semantic argmaxes
-        heads = [(model.roi_head.bbox_head.fc_cls, 0.05),
-                 (model.semantic_head.conv_logits, 0.3)]
-        for layer, std in heads:
-            layer.weight.copy_(
-                torch.randn(layer.weight.shape, generator=gen) * std)
-            uniform(layer.bias, -0.5, 0.5)
 
 
 def make_batch(model, seed=0):

@@ -2,14 +2,11 @@
 on one shared FPN, fused into a panoptic map."""
 from typing import List, Optional, Tuple
 
-import numpy as np
 import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
-from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.structures import DetDataSample, SampleList
-from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
@@ -193,59 +190,38 @@ class PanopticFPN(TwoStageDetector):
             self, x: Tuple[Tensor], proposals: List[InstanceData],
             batch_data_samples: SampleList, rescale: bool
     ) -> Tuple[List[InstanceData], List[Optional[Tensor]]]:
-        """The RoI head's instances and, where known, the box outside which
-        each mask is empty.
+        """The RoI head's instances and, where known, the window outside
+        which each mask is empty.
 
-        On CPU, mmdet's mask head pastes every mask inside its box only;
-        doing that paste here, box by box with mmdet's ``_do_paste_mask``,
-        gives the same masks and keeps those boxes, so that the fusion reads
-        boxes instead of whole (H, W) masks. Other devices, heads or binary
-        thresholds go through ``roi_head.predict`` (boxes None).
+        On CPU, mmdet's ``FCNMaskHead`` pastes every mask one by one inside
+        a window around its box (``_do_paste_mask(skip_empty=True)``) into
+        an otherwise empty image; those windows, recomputed from the boxes
+        it pasted with, let the fusion read boxes instead of whole (H, W)
+        masks. Elsewhere (GPU: whole-image paste, other mask heads) the
+        windows are None.
 
         Returns:
             tuple[list[:obj:`InstanceData`], list[Tensor | None]]: The
             instances (``bboxes``, ``labels``, ``scores``, ``masks``) and
-            (K, 4) int64 ``(x0, y0, x1, y1)`` mask boxes of every image.
+            (K, 4) int64 ``(x0, y0, x1, y1)`` mask windows of every image.
         """
         roi_head = self.roi_head
-        test_cfg = roi_head.test_cfg
-        box_paste = (
+        instances_list = roi_head.predict(
+            x, proposals, batch_data_samples, rescale=rescale)
+        windowed = (
             x[0].device.type == 'cpu'
             and isinstance(roi_head, StandardRoIHead)
             and type(roi_head).predict_mask is StandardRoIHead.predict_mask
             and isinstance(roi_head.mask_head, FCNMaskHead)
             and type(roi_head.mask_head)._predict_by_feat_single is
             FCNMaskHead._predict_by_feat_single
-            and test_cfg.mask_thr_binary >= 0)
-        no_boxes = [None] * len(batch_data_samples)
-        if not box_paste:
-            return roi_head.predict(x, proposals, batch_data_samples,
-                                    rescale=rescale), no_boxes
-        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
-
-        # as StandardRoIHead.predict: boxes rescaled with the masks
-        instances_list = roi_head.predict_bbox(
-            x, batch_img_metas, proposals, rcnn_test_cfg=test_cfg,
-            rescale=False)
-        rois = bbox2roi([instances.bboxes for instances in instances_list])
-        if len(rois) == 0:
-            return roi_head.predict_mask(
-                x, batch_img_metas, instances_list, rescale=rescale), no_boxes
-        mask_preds = roi_head._mask_forward(x, rois)['mask_preds'].split(
-            [len(instances) for instances in instances_list])
-        mask_boxes_list = []
-        for i, (instances, preds, meta) in enumerate(
-                zip(instances_list, mask_preds, batch_img_metas)):
-            if len(instances) == 0:  # mmdet's empty result
-                instances_list[i] = roi_head.mask_head.predict_by_feat(
-                    [preds], [instances], [meta], test_cfg, rescale)[0]
-                mask_boxes_list.append(None)
-            else:
-                mask_boxes_list.append(
-                    _paste_masks_in_boxes(roi_head.mask_head, preds,
-                                          instances, meta,
-                                          test_cfg.mask_thr_binary, rescale))
-        return instances_list, mask_boxes_list
+            and roi_head.test_cfg.mask_thr_binary >= 0)
+        windows = [
+            paste_windows(instances.bboxes, instances.masks.shape[-2:])
+            if windowed and len(instances) else None
+            for instances in instances_list
+        ]
+        return instances_list, windows
 
     def _forward(
             self,
@@ -298,49 +274,22 @@ def _class_agnostic(batch_data_samples: SampleList) -> List[DetDataSample]:
     return rpn_samples
 
 
-def _paste_masks_in_boxes(mask_head: FCNMaskHead, mask_preds: Tensor,
-                          instances: InstanceData, img_meta: dict,
-                          threshold: float, rescale: bool) -> Tensor:
-    """mmdet's ``FCNMaskHead._predict_by_feat_single`` on CPU, step for step
-    (same boxes, same ``_do_paste_mask`` calls, same masks), that also
-    returns the window each mask was pasted into.
+def paste_windows(bboxes: Tensor, mask_shape: Tuple[int, int]) -> Tensor:
+    """The window mmdet's CPU mask paste writes each mask into:
+    ``_do_paste_mask(skip_empty=True)``'s slices for one box (floor - 1 and
+    ceil + 1 of the box, clamped to the image), from the same float boxes.
 
     Args:
-        mask_head (:obj:`FCNMaskHead`): The mask head.
-        mask_preds (Tensor): (K, num_classes or 1, h, w) mask logits.
-        instances (:obj:`InstanceData`): ``bboxes`` (K, 4) at the input
-            scale (rescaled in place, as mmdet does) and ``labels``; gets
-            ``masks`` (K, H, W) bool.
-        img_meta (dict): ``ori_shape`` and ``scale_factor``.
-        threshold (float): ``mask_thr_binary``, >= 0.
-        rescale (bool): Masks at ``ori_shape``; else at the input scale.
+        bboxes (Tensor): (K, 4) boxes the masks were pasted with (after
+            ``FCNMaskHead``'s in-place rescale).
+        mask_shape (tuple[int, int]): (H, W) of the pasted masks.
 
     Returns:
-        Tensor: (K, 4) int64 ``(x0, y0, x1, y1)``, ends excluded: mask k is
-        empty outside its window.
+        Tensor: (K, 4) int64 ``(x0, y0, x1, y1)``, ends excluded.
     """
-    bboxes = instances.bboxes
-    scale_factor = bboxes.new_tensor(img_meta['scale_factor']).repeat((1, 2))
-    img_h, img_w = img_meta['ori_shape'][:2]
-    mask_preds = mask_preds.sigmoid()
-    if rescale:
-        bboxes /= scale_factor
-    else:
-        w_scale, h_scale = scale_factor[0, 0], scale_factor[0, 1]
-        img_h = np.round(img_h * h_scale.item()).astype(np.int32)
-        img_w = np.round(img_w * w_scale.item()).astype(np.int32)
-    num = len(mask_preds)
-    if not mask_head.class_agnostic:
-        mask_preds = mask_preds[range(num), instances.labels][:, None]
-
-    masks = torch.zeros(num, img_h, img_w, dtype=torch.bool)
-    windows = []
-    for k in range(num):
-        pasted, (rows, cols) = _do_paste_mask(
-            mask_preds[k:k + 1], bboxes[k:k + 1], img_h, img_w,
-            skip_empty=True)
-        masks[k, rows, cols] = pasted[0] >= threshold
-        windows.append([int(cols.start), int(rows.start), int(cols.stop),
-                        int(rows.stop)])
-    instances.masks = masks
-    return torch.tensor(windows, dtype=torch.long).reshape(num, 4)
+    img_h, img_w = mask_shape
+    starts = torch.clamp(bboxes[:, :2].floor() - 1, min=0)
+    x1 = torch.clamp(bboxes[:, 2].ceil() + 1, max=img_w)
+    y1 = torch.clamp(bboxes[:, 3].ceil() + 1, max=img_h)
+    return torch.stack([starts[:, 0], starts[:, 1], x1, y1],
+                       dim=1).to(torch.int32).long()

@@ -27,8 +27,8 @@ R times, to average out a machine whose load drifts.
 
 Without a checkpoint the weights are random (no download: the backbone's
 ``init_cfg`` is dropped), with norm statistics and the box and semantic
-classifiers spread much as in ``tests/test_parity_mmdet.py`` (top box scores
-about 0.4 to 0.8). The knob that sets the number of detections is
+classifiers spread by ``mmpanfpn.testing.randomise_weights``, as in
+``tests/test_parity_mmdet.py`` (top box scores about 0.4 to 0.8). The knob that sets the number of detections is
 ``--score-thr T``: it sets our ``rcnn.score_thr`` and ``panoptic.score_thr``
 and mmdet's ``rcnn.score_thr`` all to T (the configs' own thresholds
 otherwise); with random weights, T=0.3 leaves about a thousand boxes before
@@ -182,31 +182,6 @@ def build(kind: str, model_cfg, device: str) -> torch.nn.Module:
         from mmpanfpn.registry import MODELS
         model = MODELS.build(model_cfg)
     return model.to(device)
-
-
-def spread(model: torch.nn.Module, seed: int) -> None:
-    """Random weights with some structure: norm statistics and affines off
-    their defaults, box scores and semantic argmaxes spread out."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def uniform(t, low, high):
-        t.copy_(torch.rand(t.shape, generator=gen) * (high - low) + low)
-
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                uniform(module.running_mean, -0.2, 0.2)
-                uniform(module.running_var, 0.5, 2.0)
-            if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.GroupNorm)):
-                uniform(module.weight, 0.5, 1.5)
-                uniform(module.bias, -0.2, 0.2)
-        # std 0.005: box logits of a few units (the random box head's
-        # features are large), so that no two box scores tie
-        for layer, std in [(model.roi_head.bbox_head.fc_cls, 0.005),
-                           (model.semantic_head.conv_logits, 0.3)]:
-            layer.weight.copy_(
-                torch.randn(layer.weight.shape, generator=gen) * std)
-            uniform(layer.bias, -0.5, 0.5)
 
 
 # -------------------------------------------------------------- inputs
@@ -604,8 +579,11 @@ def main():
             load_checkpoint(model, args.checkpoint, map_location='cpu',
                             strict=True)
         else:
+            from mmpanfpn.testing import randomise_weights
             model.init_weights()
-            spread(model, args.seed)
+            # box logit std 0.005: the random R50 box head's features are
+            # large, and logits of a few units keep box scores from tying
+            randomise_weights(model, args.seed, box_logit_std=0.005)
         torch.save(model.state_dict(), weights)
         del model
 
