@@ -7,8 +7,7 @@ Writes N generated images (640x480 by default) in COCO panoptic format to a
 temporary folder: a GT and an imperfect prediction per image, PNG + JSON
 (about 20 segments each: blocky stuff regions under thing rectangles, some
 crowd, scattered void; the prediction is the GT shifted by a few pixels,
-with ``--noise`` of its pixels relabelled and some class errors, as in
-``benchmarks/bench_pq.py``). Then, in this process, with one torch / OpenCV
+with ``--noise`` of its pixels relabelled and some class errors). Then, in this process, with one torch / OpenCV
 thread (single core, single worker), it times per image:
 
 (a) reference: mmdet's ``pq_compute_single_core`` over the files, real file
@@ -281,8 +280,8 @@ def make_categories() -> List[dict]:
 
 def make_pair(rng: np.random.Generator, height: int, width: int,
               noise: float, void: float, label_of: Dict[int, int]):
-    """One GT and its imperfect prediction (``bench_pq.synthetic_pair``,
-    with crowd segments, any size, and mmdet-style predicted ids).
+    """One GT and its imperfect prediction (crowd segments included;
+    mmdet-style predicted ids).
 
     Returns:
         tuple: GT ids (int32 (H, W), 0 = void), GT segments (``id``,
@@ -744,7 +743,7 @@ def main(argv=None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--noise', type=float, default=0.05,
                         help='fraction of predicted pixels relabelled at '
-                        'random (default 0.05, as benchmarks/bench_pq.py)')
+                        'random (default 0.05)')
     parser.add_argument('--void', type=float, default=0.02,
                         help='fraction of GT pixels made void at random')
     parser.add_argument('--num-dets', type=int, default=50,
