@@ -459,6 +459,41 @@ def test_format_only_round_trip_through_the_offline_evaluator(gt, tmp_path):
         'coco_panoptic/PQ']
 
 
+def test_submission_is_accepted_by_the_reference_evaluator(gt, tmp_path):
+    """The ``format_only`` submission, evaluated by panopticapi's own
+    per-image code (mmdet's verbatim copy, ``pq_compute_single_core``, run
+    with the bookkeeping stand-in of tools/analysis_tools/benchmark_eval.py
+    since panopticapi is not installable), gives our in-memory PQ."""
+    import importlib.util
+
+    from mmdet.evaluation.functional import pq_compute_single_core
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_eval',
+        osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_eval.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    ann_file, seg_prefix = gt
+    in_memory = evaluate(person_as_car(), ann_file=ann_file,
+                         seg_prefix=seg_prefix)
+    prefix = str(tmp_path / 'results')
+    evaluate(person_as_car(), ann_file=ann_file, format_only=True,
+             outfile_prefix=prefix)
+    gt_content = json.loads(Path(ann_file).read_text())
+    submission = json.loads(Path(f'{prefix}.panoptic.json').read_text())
+    by_image = {a['image_id']: a for a in submission['annotations']}
+    pairs = [(a, by_image[a['image_id']]) for a in gt_content['annotations']]
+    categories = {c['id']: c for c in gt_content['categories']}
+    with bench.panopticapi_standin():
+        reference = pq_compute_single_core(0, pairs, seg_prefix,
+                                           f'{prefix}.panoptic', categories)
+    stat = bench.standin_as_ours(reference)
+    offline = percent_metrics(stat.summarize(categories), categories)
+    for key, value in offline.items():
+        assert in_memory[f'coco_panoptic/{key}'] == pytest.approx(
+            value, abs=1e-9), key
+
+
 def test_outfile_prefix_also_writes_while_evaluating(gt, tmp_path):
     ann_file, seg_prefix = gt
     prefix = str(tmp_path / 'results')
