@@ -24,6 +24,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 
 from mmpanfpn.models import combine_semantic_and_instances
+from mmpanfpn.ops import RoIAlign
 from mmpanfpn.registry import MODELS
 from mmpanfpn.testing import randomise_weights as randomise
 
@@ -120,6 +121,11 @@ def models(tmp_path_factory):
 
     ours = MODELS.build(shrink(Config.fromfile(OUR_CONFIG).model))
     assert type(ours).__module__.startswith('mmpanfpn')
+    # our RoI features come from mmpanfpn's CPU RoIAlign kernel, mmdet's
+    # from mmcv's: the equalities below cover it
+    for extractor in (ours.roi_head.bbox_roi_extractor,
+                      ours.roi_head.mask_roi_extractor):
+        assert all(type(layer) is RoIAlign for layer in extractor.roi_layers)
     load_checkpoint(ours, path, map_location='cpu', strict=True)
     ours.eval()
     return ours, theirs

@@ -3,9 +3,11 @@ from .panoptic_fpn import PanopticFPN
 from .panoptic_fpn_head import PanopticFPNHead
 from .panoptic_fusion_head import (HeuristicFusionHead,
                                    combine_semantic_and_instances)
+from .roi_extractors import SingleRoIExtractor
 from .semantic_fpn import SemanticFPN
 
 __all__ = [
     'SemanticFPN', 'PanopticFPNHead', 'HeuristicFusionHead',
-    'combine_semantic_and_instances', 'PanopticFPN', 'FPNHead'
+    'combine_semantic_and_instances', 'PanopticFPN', 'FPNHead',
+    'SingleRoIExtractor'
 ]

@@ -1,0 +1,232 @@
+// Average RoIAlign forward on the CPU, equal to mmcv 2.x's
+// `roi_align_forward` (mmcv/ops/csrc/pytorch/cpu/roi_align.cpp, pool_mode
+// avg) bit for bit, on all intra-op threads and with the channel loop
+// vectorised.
+//
+// mmcv's kernel is one serial loop over RoIs and channels that reads each
+// channel plane at scattered positions. Here the features are read as
+// channel rows (NHWC): every sample point's four corners are four contiguous
+// rows, so the innermost loop runs over channels and vectorises, and the RoIs
+// are shared out among threads. The arithmetic is mmcv's, operation for
+// operation and in the same order: the sampling points and bilinear weights
+// come from the same formulas (pre_calc_for_bilinear_interpolate), a sample
+// is w1*v1 + w2*v2 + w3*v3 + w4*v4 left to right, a bin sums its samples iy
+// outer, ix inner, starting from 0, and divides by their count. Built with
+// -ffp-contract=off (no fused multiply-add), vector lanes round exactly like
+// mmcv's scalar code, so the results are identical (tests/test_roi_align.py).
+#include <Python.h>
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+template <typename T>
+struct PreCalc {
+  int64_t pos1, pos2, pos3, pos4;
+  T w1, w2, w3, w4;
+};
+
+// mmcv's pre_calc_for_bilinear_interpolate, verbatim in its arithmetic
+template <typename T>
+void pre_calc_for_bilinear_interpolate(
+    const int height, const int width, const int pooled_height,
+    const int pooled_width, const int iy_upper, const int ix_upper,
+    T roi_start_h, T roi_start_w, T bin_size_h, T bin_size_w,
+    int roi_bin_grid_h, int roi_bin_grid_w, std::vector<PreCalc<T>>& pre_calc) {
+  int pre_calc_index = 0;
+  for (int ph = 0; ph < pooled_height; ph++) {
+    for (int pw = 0; pw < pooled_width; pw++) {
+      for (int iy = 0; iy < iy_upper; iy++) {
+        const T yy = roi_start_h + ph * bin_size_h +
+                     static_cast<T>(iy + .5f) * bin_size_h /
+                         static_cast<T>(roi_bin_grid_h);
+        for (int ix = 0; ix < ix_upper; ix++) {
+          const T xx = roi_start_w + pw * bin_size_w +
+                       static_cast<T>(ix + .5f) * bin_size_w /
+                           static_cast<T>(roi_bin_grid_w);
+          T x = xx;
+          T y = yy;
+          PreCalc<T>& pc = pre_calc[pre_calc_index++];
+          if (y < -1.0 || y > height || x < -1.0 || x > width) {
+            pc.pos1 = pc.pos2 = pc.pos3 = pc.pos4 = 0;
+            pc.w1 = pc.w2 = pc.w3 = pc.w4 = 0;
+            continue;
+          }
+          if (y <= 0) y = 0;
+          if (x <= 0) x = 0;
+          int y_low = (int)y;
+          int x_low = (int)x;
+          int y_high;
+          int x_high;
+          if (y_low >= height - 1) {
+            y_high = y_low = height - 1;
+            y = (T)y_low;
+          } else {
+            y_high = y_low + 1;
+          }
+          if (x_low >= width - 1) {
+            x_high = x_low = width - 1;
+            x = (T)x_low;
+          } else {
+            x_high = x_low + 1;
+          }
+          T ly = y - y_low;
+          T lx = x - x_low;
+          T hy = 1. - ly, hx = 1. - lx;
+          pc.pos1 = (int64_t)y_low * width + x_low;
+          pc.pos2 = (int64_t)y_low * width + x_high;
+          pc.pos3 = (int64_t)y_high * width + x_low;
+          pc.pos4 = (int64_t)y_high * width + x_high;
+          pc.w1 = hy * hx;
+          pc.w2 = hy * lx;
+          pc.w3 = ly * hx;
+          pc.w4 = ly * lx;
+        }
+      }
+    }
+  }
+}
+
+// acc[c] += w1*r1[c] + w2*r2[c] + w3*r3[c] + w4*r4[c]: the loop that
+// vectorises; one clone per instruction set, chosen at load time
+#define MMPANFPN_ACCUMULATE(T, NAME)                                        \
+  __attribute__((target_clones("avx512f", "avx2", "default"))) void NAME( \
+      T* __restrict acc, const T* __restrict r1, const T* __restrict r2,  \
+      const T* __restrict r3, const T* __restrict r4, const T w1,         \
+      const T w2, const T w3, const T w4, const int64_t channels) {       \
+    for (int64_t c = 0; c < channels; c++) {                              \
+      acc[c] += w1 * r1[c] + w2 * r2[c] + w3 * r3[c] + w4 * r4[c];        \
+    }                                                                     \
+  }
+MMPANFPN_ACCUMULATE(float, accumulate_float)
+MMPANFPN_ACCUMULATE(double, accumulate_double)
+#undef MMPANFPN_ACCUMULATE
+
+inline void accumulate(float* acc, const float* r1, const float* r2,
+                       const float* r3, const float* r4, float w1, float w2,
+                       float w3, float w4, int64_t channels) {
+  accumulate_float(acc, r1, r2, r3, r4, w1, w2, w3, w4, channels);
+}
+inline void accumulate(double* acc, const double* r1, const double* r2,
+                       const double* r3, const double* r4, double w1,
+                       double w2, double w3, double w4, int64_t channels) {
+  accumulate_double(acc, r1, r2, r3, r4, w1, w2, w3, w4, channels);
+}
+
+template <typename T>
+void roi_align_rows(const T* rows, const T* rois, T* output, int64_t n_rois,
+                    int64_t channels, int height, int width,
+                    int pooled_height, int pooled_width, T spatial_scale,
+                    int sampling_ratio, bool aligned) {
+  const int64_t bins = (int64_t)pooled_height * pooled_width;
+  at::parallel_for(0, n_rois, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> acc(channels);
+    std::vector<PreCalc<T>> pre_calc;
+    for (int64_t n = begin; n < end; n++) {
+      const T* offset_rois = rois + n * 5;
+      int roi_batch_ind = offset_rois[0];
+      // mmcv's arithmetic from here on
+      T offset = aligned ? (T)0.5 : (T)0.0;
+      T roi_start_w = offset_rois[1] * spatial_scale - offset;
+      T roi_start_h = offset_rois[2] * spatial_scale - offset;
+      T roi_end_w = offset_rois[3] * spatial_scale - offset;
+      T roi_end_h = offset_rois[4] * spatial_scale - offset;
+      T roi_width = roi_end_w - roi_start_w;
+      T roi_height = roi_end_h - roi_start_h;
+      if (aligned) {
+        TORCH_CHECK(roi_width >= 0 && roi_height >= 0,
+                    "ROIs in ROIAlign cannot have non-negative size!");
+      } else {  // mmcv's backward-compatible mode
+        roi_width = std::max(roi_width, (T)1.);
+        roi_height = std::max(roi_height, (T)1.);
+      }
+      T bin_size_h = static_cast<T>(roi_height) / static_cast<T>(pooled_height);
+      T bin_size_w = static_cast<T>(roi_width) / static_cast<T>(pooled_width);
+      int roi_bin_grid_h = (sampling_ratio > 0)
+                               ? sampling_ratio
+                               : ceilf(roi_height / pooled_height);
+      int roi_bin_grid_w = (sampling_ratio > 0)
+                               ? sampling_ratio
+                               : ceilf(roi_width / pooled_width);
+      const T count = std::max(roi_bin_grid_h * roi_bin_grid_w, 1);
+      pre_calc.resize((size_t)roi_bin_grid_h * roi_bin_grid_w * bins);
+      pre_calc_for_bilinear_interpolate(
+          height, width, pooled_height, pooled_width, roi_bin_grid_h,
+          roi_bin_grid_w, roi_start_h, roi_start_w, bin_size_h, bin_size_w,
+          roi_bin_grid_h, roi_bin_grid_w, pre_calc);
+
+      const T* image = rows + (int64_t)roi_batch_ind * height * width * channels;
+      T* out = output + n * channels * bins;
+      int pre_calc_index = 0;
+      for (int64_t bin = 0; bin < bins; bin++) {
+        std::fill(acc.begin(), acc.end(), (T)0.);
+        for (int s = 0; s < roi_bin_grid_h * roi_bin_grid_w; s++) {
+          const PreCalc<T>& pc = pre_calc[pre_calc_index++];
+          accumulate(acc.data(), image + pc.pos1 * channels,
+                     image + pc.pos2 * channels, image + pc.pos3 * channels,
+                     image + pc.pos4 * channels, pc.w1, pc.w2, pc.w3, pc.w4,
+                     channels);
+        }
+        for (int64_t c = 0; c < channels; c++) {
+          out[c * bins + bin] = acc[c] / count;
+        }
+      }
+    }
+  });
+}
+
+at::Tensor roi_align_forward(const at::Tensor& input, const at::Tensor& rois,
+                             int64_t pooled_height, int64_t pooled_width,
+                             double spatial_scale, int64_t sampling_ratio,
+                             bool aligned) {
+  TORCH_CHECK(input.device().is_cpu() && rois.device().is_cpu(),
+              "mmpanfpn::roi_align_forward: CPU tensors expected");
+  TORCH_CHECK(input.dim() == 4, "roi_align_forward: input must be NCHW, got ",
+              input.sizes());
+  TORCH_CHECK(rois.dim() == 2 && rois.size(1) == 5,
+              "roi_align_forward: rois must be (n, 5), got ", rois.sizes());
+  TORCH_CHECK(rois.scalar_type() == input.scalar_type(),
+              "roi_align_forward: rois and input dtypes differ");
+  const int64_t channels = input.size(1);
+  const int height = input.size(2);
+  const int width = input.size(3);
+  // channel rows; free for channels-last input
+  at::Tensor rows = input.permute({0, 2, 3, 1}).contiguous();
+  at::Tensor boxes = rois.contiguous();
+  at::Tensor output = at::empty(
+      {boxes.size(0), channels, pooled_height, pooled_width}, input.options());
+  if (boxes.size(0) == 0) return output;
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "roi_align_forward", [&] {
+    // mmcv passes spatial_scale to its kernel as a C float
+    roi_align_rows<scalar_t>(
+        rows.data_ptr<scalar_t>(), boxes.data_ptr<scalar_t>(),
+        output.data_ptr<scalar_t>(), boxes.size(0), channels, height, width,
+        pooled_height, pooled_width,
+        static_cast<scalar_t>(static_cast<float>(spatial_scale)),
+        sampling_ratio, aligned);
+  });
+  return output;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(mmpanfpn, m) {
+  m.def(
+      "roi_align_forward(Tensor input, Tensor rois, int pooled_height, "
+      "int pooled_width, float spatial_scale, int sampling_ratio, "
+      "bool aligned) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(mmpanfpn, CPU, m) {
+  m.impl("roi_align_forward", &roi_align_forward);
+}
+
+// an importable module whose loading registers the operator above
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_ext", nullptr,
+                                        -1, nullptr};
+PyMODINIT_FUNC PyInit__ext(void) { return PyModule_Create(&module_def); }

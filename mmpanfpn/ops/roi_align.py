@@ -1,0 +1,78 @@
+"""RoIAlign whose CPU inference equals mmcv's bit for bit, on every core.
+
+mmcv's CPU ``roi_align_forward`` is one serial loop over RoIs and channels;
+in Panoptic FPN inference on a CPU it is the largest cost after the
+convolutions (the box head's 1000 proposals, the mask head's detections).
+``mmpanfpn._ext`` (``csrc/roi_align_cpu.cpp``, built by ``pip install``)
+computes the same numbers with mmcv's arithmetic, vectorised over channels and
+shared out among the intra-op threads. ``tests/test_roi_align.py`` checks the
+equality on generated RoIs of every size, at borders and out of the map.
+
+:class:`RoIAlign` is ``mmcv.ops.RoIAlign`` taking that path on the CPU
+(average pooling, float32/float64); in training the gradient is mmcv's own
+backward kernel, unchanged. CUDA, max pooling, half precision and builds
+without the extension go to mmcv.
+"""
+import torch
+from mmcv.ops import RoIAlign as MMCVRoIAlign
+from mmcv.ops.roi_align import RoIAlignFunction
+from torch import Tensor
+
+try:
+    from mmpanfpn import _ext  # noqa: F401  (registers torch.ops.mmpanfpn)
+    HAS_CPU_KERNEL = True
+except ImportError:  # built without ops (MMPANFPN_WITH_OPS=0, no torch)
+    HAS_CPU_KERNEL = False
+
+
+def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
+                  float, sampling_ratio: int, aligned: bool) -> Tensor:
+    """Average RoIAlign of ``features`` (N, C, H, W) over ``rois`` (n, 5),
+    equal to ``mmcv.ops.roi_align(..., pool_mode='avg')`` on the CPU."""
+    if not HAS_CPU_KERNEL:
+        raise RuntimeError(
+            'mmpanfpn was installed without its C++ ops (mmpanfpn._ext); '
+            'reinstall with `pip install --no-build-isolation -e .`')
+    pooled_h, pooled_w = output_size
+    return torch.ops.mmpanfpn.roi_align_forward(
+        features, rois.to(features.dtype), pooled_h, pooled_w,
+        float(spatial_scale), int(sampling_ratio), bool(aligned))
+
+
+class _CPURoIAlignFunction(RoIAlignFunction):
+    """mmcv's ``RoIAlignFunction`` with :func:`roi_align_cpu` as forward;
+    the backward is mmcv's (it needs only the RoIs and the input shape)."""
+
+    @staticmethod
+    def forward(ctx, input, rois, output_size, spatial_scale, sampling_ratio,
+                pool_mode, aligned):
+        assert pool_mode == 'avg'
+        ctx.output_size = output_size
+        ctx.spatial_scale = spatial_scale
+        ctx.sampling_ratio = sampling_ratio
+        ctx.pool_mode = 1
+        ctx.aligned = aligned
+        ctx.input_shape = input.size()
+        output = roi_align_cpu(input, rois, output_size, spatial_scale,
+                               sampling_ratio, aligned)
+        # what mmcv saves in average mode (no argmax)
+        ctx.save_for_backward(rois, input.new_zeros(0), input.new_zeros(0))
+        return output
+
+
+class RoIAlign(MMCVRoIAlign):
+    """``mmcv.ops.RoIAlign`` with :func:`roi_align_cpu` as CPU forward.
+
+    Same arguments, attributes and results; the RoI extractors of the
+    ``mmpanfpn`` scope build it for ``roi_layer=dict(type='RoIAlign')``.
+    """
+
+    def forward(self, input: Tensor, rois: Tensor) -> Tensor:
+        if (HAS_CPU_KERNEL and input.device.type == 'cpu'
+                and self.pool_mode == 'avg' and not self.use_torchvision
+                and input.dtype in (torch.float32, torch.float64)):
+            return _CPURoIAlignFunction.apply(input, rois, self.output_size,
+                                              self.spatial_scale,
+                                              self.sampling_ratio, 'avg',
+                                              self.aligned)
+        return super().forward(input, rois)
