@@ -20,9 +20,11 @@ from torch import Tensor
 
 try:
     from mmpanfpn import _ext  # noqa: F401  (registers torch.ops.mmpanfpn)
-    HAS_CPU_KERNEL = True
-except ImportError:  # built without ops (MMPANFPN_WITH_OPS=0, no torch)
-    HAS_CPU_KERNEL = False
+    HAS_CPU_KERNEL, _EXT_ERROR = True, None
+except (ImportError, OSError) as err:
+    # built without ops (MMPANFPN_WITH_OPS=0, no torch at build time), or
+    # built against another torch: mmcv's kernel is used
+    HAS_CPU_KERNEL, _EXT_ERROR = False, err
 
 
 def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
@@ -31,8 +33,9 @@ def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
     equal to ``mmcv.ops.roi_align(..., pool_mode='avg')`` on the CPU."""
     if not HAS_CPU_KERNEL:
         raise RuntimeError(
-            'mmpanfpn was installed without its C++ ops (mmpanfpn._ext); '
-            'reinstall with `pip install --no-build-isolation -e .`')
+            f'mmpanfpn._ext (mmpanfpn\'s C++ ops) cannot be loaded: '
+            f'{_EXT_ERROR}; rebuild it against the installed torch with '
+            '`pip install --no-build-isolation -e .`')
     pooled_h, pooled_w = output_size
     return torch.ops.mmpanfpn.roi_align_forward(
         features, rois.to(features.dtype), pooled_h, pooled_w,

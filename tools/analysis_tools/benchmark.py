@@ -10,7 +10,9 @@ N of ``--images DIR`` resized to fit ``--shape`` like the test pipeline), one
 at a time, after K warm-up images. The table gives the median latency of each
 stage: backbone + FPN, RPN, RoI (box and mask heads, box NMS included),
 semantic head (the network at 1/4 scale), and post-processing, which is
-everything else (mask paste, semantic upsample + argmax, fusion). Peak memory
+everything else (mask paste, semantic upsample + argmax, fusion). On the CPU
+our RoI features come from ``mmpanfpn._ext``'s RoIAlign (mmcv's results, on
+all cores; the report says which kernel ran). Peak memory
 is the largest increase of the process's peak resident set (CPU; the kernel's
 ``VmHWM``, reset before every image) or of ``torch.cuda.max_memory_allocated``
 (CUDA) over an inference.
@@ -28,8 +30,8 @@ R times, to average out a machine whose load drifts.
 Without a checkpoint the weights are random (no download: the backbone's
 ``init_cfg`` is dropped), with norm statistics and the box and semantic
 classifiers spread by ``mmpanfpn.testing.randomise_weights``, as in
-``tests/test_parity_mmdet.py`` (top box scores about 0.4 to 0.8). The knob that sets the number of detections is
-``--score-thr T``: it sets our ``rcnn.score_thr`` and ``panoptic.score_thr``
+``tests/test_parity_mmdet.py`` (top box scores about 0.4 to 0.8). The knob
+that sets the number of detections is ``--score-thr T``: it sets our ``rcnn.score_thr`` and ``panoptic.score_thr``
 and mmdet's ``rcnn.score_thr`` all to T (the configs' own thresholds
 otherwise); with random weights, T=0.3 leaves about a thousand boxes before
 NMS and gives every image ``max_per_img`` (100) detections, all of which
@@ -497,7 +499,12 @@ def report(args, results: Dict[str, dict]) -> None:
           f'{args.warmup} warm-up, detections per image '
           f'{ours["detections"]}, device {args.device}, threads '
           f'{args.threads or torch.get_num_threads()}, load average '
-          f'{load:.2f} (on {os.cpu_count()} CPUs)\n')
+          f'{load:.2f} (on {os.cpu_count()} CPUs)')
+    from mmpanfpn.ops import HAS_CPU_KERNEL
+    print('  our RoIAlign on the CPU: '
+          + ('mmpanfpn._ext (mmcv\'s results, all cores)' if HAS_CPU_KERNEL
+             else 'mmcv\'s kernel (mmpanfpn built without its C++ ops)')
+          + '\n')
     header = f'{"":28s}{"ours":>12s}'
     if theirs:
         header += f'{"mmdet":>12s}{"mmdet/ours":>12s}'
