@@ -195,6 +195,57 @@ def test_two_rank_test_equals_single_process(synthetic_root, trained,
                               mmcv.imread(osp.join(single_show, name))), name
 
 
+@pytest.mark.parametrize('launcher', ['slurm', 'mpi'])
+def test_slurm_and_mpi_launchers_on_cpu(synthetic_root, trained,
+                                        single_process_test, tmp_path,
+                                        launcher):
+    """tools/test.py started as srun / mpirun would start it (their
+    environment variables, two processes): the same metrics as one
+    process. MMEngine's own slurm/mpi set-up calls torch.cuda.set_device."""
+    port = str(free_port())
+    procs = []
+    for rank in range(2):
+        if launcher == 'slurm':
+            env = dict(SLURM_PROCID=str(rank), SLURM_NTASKS='2',
+                       SLURM_LOCALID=str(rank), SLURM_NODELIST='localhost')
+        else:
+            env = dict(OMPI_COMM_WORLD_RANK=str(rank),
+                       OMPI_COMM_WORLD_SIZE='2',
+                       OMPI_COMM_WORLD_LOCAL_RANK=str(rank))
+        env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_ADDR='127.0.0.1',
+                   MASTER_PORT=port, **env)
+        procs.append(subprocess.Popen(
+            [sys.executable, TEST, TINY,
+             osp.join(str(trained[0]), f'iter_{ITERS}.pth'), '--launcher',
+             launcher, '--work-dir', str(tmp_path / 'work'),
+             '--cfg-options', *data_options(synthetic_root)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+        assert proc.returncode == 0, out[-3000:] + err[-5000:]
+    folder = run_dir(tmp_path / 'work')
+    with open(osp.join(folder, osp.basename(folder) + '.log')) as f:
+        log = f.read()
+    assert f'Distributed launcher: {launcher}' in log
+    assert 'GPU number: 2' in log
+    assert read_test_metrics(tmp_path / 'work') == read_test_metrics(
+        single_process_test)
+
+
+def test_launcher_environment_errors_name_the_variables(monkeypatch):
+    from mmpanfpn.utils import tool_config
+
+    for name in ('SLURM_PROCID', 'SLURM_NTASKS', 'OMPI_COMM_WORLD_RANK'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    for launcher, names in (('slurm', 'SLURM_PROCID, SLURM_NTASKS'),
+                            ('mpi', 'OMPI_COMM_WORLD_RANK')):
+        cfg = tool_config.prepare_config(TINY, launcher=launcher)
+        with pytest.raises(KeyError, match=names):
+            tool_config.init_cpu_distributed(cfg)
+
+
 def test_show_dir_draws_gt_and_prediction_side_by_side(
         synthetic_root, single_process_test):
     # DetVisualizationHook: <work_dir>/<timestamp>/<show-dir>/<image name>
