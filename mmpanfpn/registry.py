@@ -4,6 +4,8 @@ Every registry is a child of MMDetection's registry of the same kind, so a
 config in the ``mmpanfpn`` scope resolves, in this order, our own modules, then
 mmdet's (plain names such as ``'ResNet'`` or ``'mmdet.FPN'``), then mmengine's;
 other scopes (``'mmseg.FPNHead'``) are found through the shared mmengine root.
+From other scopes, ``'mmpanfpn.FPNHead'`` finds ours: each registry is also
+listed among the root registry's children (see :func:`_child`).
 """
 from mmdet import registry as mmdet_registry
 from mmengine.registry import Registry
@@ -12,8 +14,15 @@ _SCOPE = 'mmpanfpn'
 
 
 def _child(parent: Registry, location: str) -> Registry:
-    return Registry(
+    registry = Registry(
         parent.name, parent=parent, scope=_SCOPE, locations=[location])
+    # MMEngine resolves a 'scope.Name' key from another scope through the
+    # root registry's direct children only; ours hang under mmdet's, so
+    # without this an mmseg config's type='mmpanfpn.FPNHead' is not found.
+    # The lookup from our own scope and the parent chain are unchanged.
+    root = registry._get_root_registry()
+    root._children.setdefault(_SCOPE, registry)
+    return registry
 
 
 RUNNERS = _child(mmdet_registry.RUNNERS, 'mmpanfpn.engine')

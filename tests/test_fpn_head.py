@@ -103,6 +103,19 @@ def test_heads_are_the_expected_classes(segmentors):
     assert MODELS.get('FPNHead') is FPNHead
 
 
+def test_scoped_type_resolves_from_the_mmseg_scope():
+    """In an mmseg config (default scope mmseg), type='mmpanfpn.FPNHead'
+    is our head, as 'mmseg.FPNHead' is mmseg's from ours."""
+    from mmpanfpn.models import FPNHead
+    cfg = copy.deepcopy(SEGMENTOR)
+    cfg['decode_head']['type'] = 'mmpanfpn.FPNHead'
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        assert MMSEG_MODELS.get('mmpanfpn.FPNHead') is FPNHead
+        model = MMSEG_MODELS.build(cfg)
+    assert type(model.decode_head) is FPNHead
+    assert type(model).__module__.startswith('mmseg')
+
+
 def test_mmseg_checkpoint_keys_land_on_the_core(segmentors):
     reference, ours = segmentors
     # level 3: conv k of mmseg's scale_heads.3 sits at index 2k (an Upsample

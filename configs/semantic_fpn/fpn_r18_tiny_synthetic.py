@@ -21,7 +21,7 @@ model = dict(
         depth=18, stem_channels=32, base_channels=32, norm_cfg=norm_cfg),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=32),
     decode_head=dict(
-        _scope_='mmpanfpn',
+        type='mmpanfpn.FPNHead',
         in_channels=[32, 32, 32, 32],
         channels=32,
         num_classes=6,
@@ -48,6 +48,6 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(
-        _scope_='mmpanfpn', type='CheckpointHook', by_epoch=False,
+        type='mmpanfpn.CheckpointHook', by_epoch=False,
         interval=max_iters))
 randomness = dict(seed=0)

@@ -3,10 +3,9 @@
 # sem_fpn checkpoints unchanged.
 #
 # The default scope stays mmseg's (datasets, transforms, IoUMetric, losses by
-# plain name); ``_scope_`` builds the head from mmpanfpn's registry (a plain
-# ``type='mmpanfpn.FPNHead'`` is not found from the mmseg scope, because
-# mmpanfpn's registries hang under mmdet's, not under mmengine's root).
-# ``custom_imports`` registers the head, whichever tool loads the config.
+# plain name); the ``mmpanfpn.`` prefix takes the head and the checkpoint hook
+# from mmpanfpn's registries. ``custom_imports`` registers them, whichever
+# tool loads the config.
 #
 # norm_cfg is SyncBN, as in mmseg. In one process MMEngine's runner turns it
 # into BN by itself (and logs so); a distributed run on CPU (gloo) fails on it,
@@ -19,9 +18,9 @@ custom_imports = dict(
     imports=['mmpanfpn.models.fpn_head', 'mmpanfpn.engine.hooks'],
     allow_failed_imports=False)
 
-model = dict(decode_head=dict(_scope_='mmpanfpn'))
+model = dict(decode_head=dict(type='mmpanfpn.FPNHead'))
 
 # mmpanfpn's CheckpointHook: the new checkpoint and last_checkpoint are
 # written atomically before old checkpoints are removed (a kill never leaves
 # --resume without a checkpoint)
-default_hooks = dict(checkpoint=dict(_scope_='mmpanfpn'))
+default_hooks = dict(checkpoint=dict(type='mmpanfpn.CheckpointHook'))

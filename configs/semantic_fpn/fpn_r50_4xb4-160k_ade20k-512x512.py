@@ -7,9 +7,9 @@ custom_imports = dict(
     imports=['mmpanfpn.models.fpn_head', 'mmpanfpn.engine.hooks'],
     allow_failed_imports=False)
 
-model = dict(decode_head=dict(_scope_='mmpanfpn'))
+model = dict(decode_head=dict(type='mmpanfpn.FPNHead'))
 
 # mmpanfpn's CheckpointHook: the new checkpoint and last_checkpoint are
 # written atomically before old checkpoints are removed (a kill never leaves
 # --resume without a checkpoint)
-default_hooks = dict(checkpoint=dict(_scope_='mmpanfpn'))
+default_hooks = dict(checkpoint=dict(type='mmpanfpn.CheckpointHook'))

@@ -18,8 +18,7 @@ model = dict(
         num_outs=4),
     decode_head=dict(
         _delete_=True,
-        _scope_='mmpanfpn',
-        type='FPNHead',
+        type='mmpanfpn.FPNHead',
         in_channels=[256, 256, 256, 256],
         in_index=[0, 1, 2, 3],
         feature_strides=[4, 8, 16, 32],
@@ -38,4 +37,4 @@ train_dataloader = dict(batch_size=4)
 # mmpanfpn's CheckpointHook: the new checkpoint and last_checkpoint are
 # written atomically before old checkpoints are removed (a kill never leaves
 # --resume without a checkpoint)
-default_hooks = dict(checkpoint=dict(_scope_='mmpanfpn'))
+default_hooks = dict(checkpoint=dict(type='mmpanfpn.CheckpointHook'))
