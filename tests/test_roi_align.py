@@ -145,3 +145,20 @@ def test_roi_extractor_of_the_scope_builds_it():
                                           True))
     assert torch.equal(out[1:2], mmcv_avg(feats[1], rois[1:2], 7, 0.125, 0,
                                           True))
+
+
+def test_benchmark_script_checks_equality_and_prints_ratios():
+    import os.path as osp
+    import subprocess
+    import sys
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, osp.join(root, 'benchmarks', 'bench_roi_align.py'),
+         '--shape', '160', '224', '--channels', '16', '--proposals', '60',
+         '--detections', '12', '--repeats', '1'],
+        capture_output=True, text=True, cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'outputs equal to mmcv\'s (torch.equal): yes' in proc.stdout
+    rows = [line for line in proc.stdout.splitlines()
+            if line.startswith(('box head', 'mask head', 'both'))]
+    assert len(rows) == 3 and all(row.endswith('x') for row in rows)
