@@ -10,8 +10,8 @@ ranges; each RoI goes to its FPN level with mmdet's ``map_roi_levels``, as
 ``SingleRoIExtractor`` does. Both kernels run on the same inputs, in
 alternation, R times; the script checks that the outputs are equal
 (``torch.equal``) and prints the median times and their ratio, per head and
-in all. Forward only (inference); in training the backward is mmcv's for
-both.
+in all: the forward (inference), and the backward (training: the gradient of
+the features for a random output gradient, also checked equal).
 """
 import argparse
 import math
@@ -22,7 +22,7 @@ import torch
 from mmcv.ops import roi_align as mmcv_roi_align
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 
-from mmpanfpn.ops import HAS_CPU_KERNEL, roi_align_cpu
+from mmpanfpn.ops import HAS_CPU_KERNEL, roi_align_cpu, roi_align_cpu_backward
 
 STRIDES = (4, 8, 16, 32)
 
@@ -65,6 +65,24 @@ def per_level(rois: torch.Tensor) -> list:
     return [rois[levels == i] for i in range(len(STRIDES))]
 
 
+def mmcv_backward(feature, rois, grad, scale):
+    feature = feature.detach().requires_grad_(True)
+    mmcv_roi_align(feature, rois, grad.shape[-1], scale, 0, 'avg',
+                   True).backward(grad)
+    return feature.grad
+
+
+def ours_backward(feature, rois, grad, scale):
+    return roi_align_cpu_backward(grad, rois, feature.shape, scale, 0, True)
+
+
+def run_backward(kernel, feats, groups, grads) -> torch.Tensor:
+    return torch.cat([
+        kernel(feats[level], rois, grads[level], 1 / STRIDES[level]).flatten()
+        for level, rois in enumerate(groups) if len(rois)
+    ])
+
+
 def run(kernel, feats, groups, size) -> torch.Tensor:
     outputs = []
     for level, rois in enumerate(groups):
@@ -99,36 +117,58 @@ def main():
         f'mask head ({args.detections} RoIs, 14x14)':
         (per_level(make_rois(args.detections, args.shape, gen)), 14),
     }
-    times = {(head, name): [] for head in heads for name in kernels}
-    with torch.no_grad():
-        for head, (groups, size) in heads.items():
+    backward = {'mmcv': mmcv_backward, 'ours': ours_backward}
+    grads = {
+        head: [
+            torch.randn(len(rois), args.channels, size, size, generator=gen)
+            for rois in groups
+        ]
+        for head, (groups, size) in heads.items()
+    }
+    for head, (groups, size) in heads.items():
+        with torch.no_grad():
             outputs = {name: run(kernel, feats, groups, size)
                        for name, kernel in kernels.items()}
-            if not torch.equal(outputs['mmcv'], outputs['ours']):
-                raise SystemExit(f'{head}: outputs differ from mmcv\'s')
-        for _ in range(args.repeats):
-            for head, (groups, size) in heads.items():
-                for name, kernel in kernels.items():
+        if not torch.equal(outputs['mmcv'], outputs['ours']):
+            raise SystemExit(f'{head}: outputs differ from mmcv\'s')
+        outputs = {name: run_backward(kernel, feats, groups, grads[head])
+                   for name, kernel in backward.items()}
+        if not torch.equal(outputs['mmcv'], outputs['ours']):
+            raise SystemExit(f'{head}: gradients differ from mmcv\'s')
+
+    times = {(pass_, head, name): []
+             for pass_ in ('forward', 'backward') for head in heads
+             for name in kernels}
+    for _ in range(args.repeats):
+        for head, (groups, size) in heads.items():
+            for name in kernels:
+                with torch.no_grad():
                     start = time.perf_counter()
-                    run(kernel, feats, groups, size)
-                    times[(head, name)].append(time.perf_counter() - start)
+                    run(kernels[name], feats, groups, size)
+                    times[('forward', head, name)].append(
+                        time.perf_counter() - start)
+                start = time.perf_counter()
+                run_backward(backward[name], feats, groups, grads[head])
+                times[('backward', head, name)].append(time.perf_counter() -
+                                                       start)
 
     print(f'input {height}x{width}, {args.channels} channels, '
           f'{torch.get_num_threads()} threads, median of {args.repeats}; '
-          'outputs equal to mmcv\'s (torch.equal): yes')
-    print(f'{"":34s}{"mmcv":>10s}{"ours":>10s}{"mmcv/ours":>11s}')
-    total = {'mmcv': 0.0, 'ours': 0.0}
-    for head in heads:
-        median = {name: statistics.median(times[(head, name)])
-                  for name in kernels}
-        for name in kernels:
-            total[name] += median[name]
-        print(f'{head:34s}{median["mmcv"] * 1e3:8.1f}ms'
-              f'{median["ours"] * 1e3:8.1f}ms'
-              f'{median["mmcv"] / median["ours"]:10.1f}x')
-    print(f'{"both":34s}{total["mmcv"] * 1e3:8.1f}ms'
-          f'{total["ours"] * 1e3:8.1f}ms'
-          f'{total["mmcv"] / total["ours"]:10.1f}x')
+          'outputs and gradients equal to mmcv\'s (torch.equal): yes')
+    print(f'{"":44s}{"mmcv":>10s}{"ours":>10s}{"mmcv/ours":>11s}')
+    for pass_ in ('forward', 'backward'):
+        total = {'mmcv': 0.0, 'ours': 0.0}
+        for head in heads:
+            median = {name: statistics.median(times[(pass_, head, name)])
+                      for name in kernels}
+            for name in kernels:
+                total[name] += median[name]
+            print(f'{pass_ + ", " + head:44s}{median["mmcv"] * 1e3:8.1f}ms'
+                  f'{median["ours"] * 1e3:8.1f}ms'
+                  f'{median["mmcv"] / median["ours"]:10.1f}x')
+        print(f'{pass_ + ", both":44s}{total["mmcv"] * 1e3:8.1f}ms'
+              f'{total["ours"] * 1e3:8.1f}ms'
+              f'{total["mmcv"] / total["ours"]:10.1f}x')
 
 
 if __name__ == '__main__':

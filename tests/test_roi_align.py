@@ -12,7 +12,8 @@ import torch
 from mmcv.ops import RoIAlign as MMCVRoIAlign
 from mmcv.ops import roi_align as mmcv_roi_align
 
-from mmpanfpn.ops import HAS_CPU_KERNEL, RoIAlign, roi_align_cpu
+from mmpanfpn.ops import (HAS_CPU_KERNEL, RoIAlign, roi_align_cpu,
+                          roi_align_cpu_backward)
 
 pytestmark = pytest.mark.skipif(
     not HAS_CPU_KERNEL, reason='mmpanfpn built without its C++ ops')
@@ -158,7 +159,34 @@ def test_benchmark_script_checks_equality_and_prints_ratios():
          '--detections', '12', '--repeats', '1'],
         capture_output=True, text=True, cwd=root, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'outputs equal to mmcv\'s (torch.equal): yes' in proc.stdout
+    assert ('outputs and gradients equal to mmcv\'s (torch.equal): yes'
+            in proc.stdout)
     rows = [line for line in proc.stdout.splitlines()
-            if line.startswith(('box head', 'mask head', 'both'))]
-    assert len(rows) == 3 and all(row.endswith('x') for row in rows)
+            if line.startswith(('forward', 'backward'))]
+    assert len(rows) == 6 and all(row.endswith('x') for row in rows)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_backward_equals_mmcv_on_generated_rois(dtype):
+    """Overlapping RoIs add to the same elements: the sums must be mmcv's
+    term by term, in its order."""
+    gen = torch.Generator().manual_seed(4)
+    checked = 0
+    for stride, (height, width) in ((4, (24, 36)), (16, (6, 9))):
+        shape = (2, 40, height, width)  # 40 channels: uneven thread blocks
+        rois = generated_rois(gen, 50, height, width, stride, 2).to(dtype)
+        rois[:, 3:] = torch.maximum(rois[:, 3:], rois[:, 1:3])
+        for size in ((7, 7), (14, 14)):
+            grad = torch.randn(50, 40, *size, generator=gen, dtype=dtype)
+            for ratio in (0, 2):
+                for aligned in (True, False):
+                    ours = roi_align_cpu_backward(grad, rois, shape,
+                                                  1 / stride, ratio, aligned)
+                    features = torch.zeros(shape, dtype=dtype,
+                                           requires_grad=True)
+                    mmcv_roi_align(features, rois, size, 1 / stride, ratio,
+                                   'avg', aligned).backward(grad)
+                    assert torch.equal(ours, features.grad), (stride, size,
+                                                              ratio, aligned)
+                    checked += 1
+    assert checked == 2 * 2 * 2 * 2

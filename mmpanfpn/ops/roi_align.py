@@ -1,22 +1,25 @@
-"""RoIAlign whose CPU inference equals mmcv's bit for bit, on every core.
+"""RoIAlign whose CPU results equal mmcv's bit for bit, on every core.
 
-mmcv's CPU ``roi_align_forward`` is one serial loop over RoIs and channels;
-in Panoptic FPN inference on a CPU it is the largest cost after the
-convolutions (the box head's 1000 proposals, the mask head's detections).
+mmcv's CPU ``roi_align_forward`` and ``roi_align_backward`` are serial
+scalar loops over RoIs and channels; in Panoptic FPN on a CPU they are the
+largest costs after the convolutions (inference: the box head's 1000
+proposals and the mask head's detections; training: the backward).
 ``mmpanfpn._ext`` (``csrc/roi_align_cpu.cpp``, built by ``pip install``)
 computes the same numbers with mmcv's arithmetic, vectorised over channels and
 shared out among the intra-op threads. ``tests/test_roi_align.py`` checks the
 equality on generated RoIs of every size, at borders and out of the map.
 
 :class:`RoIAlign` is ``mmcv.ops.RoIAlign`` taking that path on the CPU
-(average pooling, float32/float64); in training the gradient is mmcv's own
-backward kernel, unchanged. CUDA, max pooling, half precision and builds
-without the extension go to mmcv.
+(average pooling, float32/float64), forward and backward: the backward
+kernel likewise adds mmcv's terms to every input element in mmcv's order,
+with channel blocks on different threads. CUDA, max pooling, half precision
+and builds without the extension go to mmcv.
 """
 import torch
 from mmcv.ops import RoIAlign as MMCVRoIAlign
 from mmcv.ops.roi_align import RoIAlignFunction
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 try:
     from mmpanfpn import _ext  # noqa: F401  (registers torch.ops.mmpanfpn)
@@ -42,9 +45,25 @@ def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
         float(spatial_scale), int(sampling_ratio), bool(aligned))
 
 
+def roi_align_cpu_backward(grad_output: Tensor, rois: Tensor, input_shape,
+                           spatial_scale: float, sampling_ratio: int,
+                           aligned: bool) -> Tensor:
+    """Gradient of :func:`roi_align_cpu` with respect to the features,
+    equal to mmcv's CPU ``roi_align_backward`` (average mode) bit for bit:
+    the same terms added to every element in the same order."""
+    if not HAS_CPU_KERNEL:
+        raise RuntimeError(
+            f'mmpanfpn._ext (mmpanfpn\'s C++ ops) cannot be loaded: '
+            f'{_EXT_ERROR}')
+    batch, channels, height, width = input_shape
+    return torch.ops.mmpanfpn.roi_align_backward(
+        grad_output, rois, batch, channels, height, width,
+        grad_output.size(2), grad_output.size(3), float(spatial_scale),
+        int(sampling_ratio), bool(aligned))
+
+
 class _CPURoIAlignFunction(RoIAlignFunction):
-    """mmcv's ``RoIAlignFunction`` with :func:`roi_align_cpu` as forward;
-    the backward is mmcv's (it needs only the RoIs and the input shape)."""
+    """mmcv's ``RoIAlignFunction`` with mmpanfpn's CPU kernels."""
 
     @staticmethod
     def forward(ctx, input, rois, output_size, spatial_scale, sampling_ratio,
@@ -58,9 +77,18 @@ class _CPURoIAlignFunction(RoIAlignFunction):
         ctx.input_shape = input.size()
         output = roi_align_cpu(input, rois, output_size, spatial_scale,
                                sampling_ratio, aligned)
-        # what mmcv saves in average mode (no argmax)
-        ctx.save_for_backward(rois, input.new_zeros(0), input.new_zeros(0))
+        ctx.save_for_backward(rois)
         return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        rois, = ctx.saved_tensors
+        grad_input = roi_align_cpu_backward(grad_output, rois,
+                                            ctx.input_shape,
+                                            ctx.spatial_scale,
+                                            ctx.sampling_ratio, ctx.aligned)
+        return grad_input, None, None, None, None, None, None
 
 
 class RoIAlign(MMCVRoIAlign):

@@ -1,7 +1,7 @@
-// Average RoIAlign forward on the CPU, equal to mmcv 2.x's
-// `roi_align_forward` (mmcv/ops/csrc/pytorch/cpu/roi_align.cpp, pool_mode
-// avg) bit for bit, on all intra-op threads and with the channel loop
-// vectorised.
+// Average RoIAlign forward and backward on the CPU, equal to mmcv 2.x's
+// `roi_align_forward` / `roi_align_backward` (mmcv/ops/csrc/pytorch/cpu/
+// roi_align.cpp, pool_mode avg) bit for bit, on all intra-op threads and
+// with the channel loop vectorised.
 //
 // mmcv's kernel is one serial loop over RoIs and channels that reads each
 // channel plane at scattered positions. Here the features are read as
@@ -213,6 +213,167 @@ at::Tensor roi_align_forward(const at::Tensor& input, const at::Tensor& rois,
   return output;
 }
 
+// ---------------------------------------------------------------- backward
+//
+// mmcv's ROIAlignBackward (average mode) walks the pooled gradient in
+// (n, c, ph, pw) order, and for every sample (iy, ix) adds
+// grad * w_k / count to the four corners k = 1..4 of channel c's plane.
+// Contributions to one input element therefore arrive in the order
+// (n, ph, pw, iy, ix, k) of its own channel. Here every channel block is one
+// thread's, the gradient is accumulated as channel rows (NHWC) and the same
+// (n, ph, pw, iy, ix, k) order is kept for every element, the channel loop
+// innermost: the sums are mmcv's, term by term, and vectorise.
+
+#define MMPANFPN_SCATTER(T, NAME)                                           \
+  __attribute__((target_clones("avx512f", "avx2", "default"))) void NAME( \
+      T* row, const T* grad, const T weight, const T count,              \
+      const int64_t channels) {                                           \
+    for (int64_t c = 0; c < channels; c++) {                              \
+      row[c] += grad[c] * weight / count;                                 \
+    }                                                                     \
+  }
+MMPANFPN_SCATTER(float, scatter_float)
+MMPANFPN_SCATTER(double, scatter_double)
+#undef MMPANFPN_SCATTER
+
+inline void scatter(float* row, const float* grad, float weight, float count,
+                    int64_t channels) {
+  scatter_float(row, grad, weight, count, channels);
+}
+inline void scatter(double* row, const double* grad, double weight,
+                    double count, int64_t channels) {
+  scatter_double(row, grad, weight, count, channels);
+}
+
+template <typename T>
+void roi_align_backward_rows(const T* grad_rows, const T* rois,
+                             T* grad_input_rows, int64_t n_rois,
+                             int64_t channels, int height, int width,
+                             int pooled_height, int pooled_width,
+                             T spatial_scale, int sampling_ratio,
+                             bool aligned) {
+  // channel blocks of at least 16 (a cache line of floats)
+  at::parallel_for(0, channels, 16, [&](int64_t c_begin, int64_t c_end) {
+    const int64_t block = c_end - c_begin;
+    for (int64_t n = 0; n < n_rois; n++) {
+      const T* offset_rois = rois + n * 5;
+      int roi_batch_ind = offset_rois[0];
+      // mmcv's arithmetic from here on
+      T offset = aligned ? (T)0.5 : (T)0.0;
+      T roi_start_w = offset_rois[1] * spatial_scale - offset;
+      T roi_start_h = offset_rois[2] * spatial_scale - offset;
+      T roi_end_w = offset_rois[3] * spatial_scale - offset;
+      T roi_end_h = offset_rois[4] * spatial_scale - offset;
+      T roi_width = roi_end_w - roi_start_w;
+      T roi_height = roi_end_h - roi_start_h;
+      if (aligned) {
+        TORCH_CHECK(roi_width >= 0 && roi_height >= 0,
+                    "ROIs in ROIAlign do not have non-negative size!");
+      } else {
+        roi_width = std::max(roi_width, (T)1.);
+        roi_height = std::max(roi_height, (T)1.);
+      }
+      T bin_size_h = static_cast<T>(roi_height) / static_cast<T>(pooled_height);
+      T bin_size_w = static_cast<T>(roi_width) / static_cast<T>(pooled_width);
+      int roi_bin_grid_h = (sampling_ratio > 0)
+                               ? sampling_ratio
+                               : ceilf(roi_height / pooled_height);
+      int roi_bin_grid_w = (sampling_ratio > 0)
+                               ? sampling_ratio
+                               : ceilf(roi_width / pooled_width);
+      const T count = roi_bin_grid_h * roi_bin_grid_w;
+      T* image = grad_input_rows +
+                 (int64_t)roi_batch_ind * height * width * channels + c_begin;
+      for (int ph = 0; ph < pooled_height; ph++) {
+        for (int pw = 0; pw < pooled_width; pw++) {
+          const T* grad =
+              grad_rows + ((n * pooled_height + ph) * pooled_width + pw) *
+                              channels + c_begin;
+          for (int iy = 0; iy < roi_bin_grid_h; iy++) {
+            const T yy = roi_start_h + ph * bin_size_h +
+                         static_cast<T>(iy + .5f) * bin_size_h /
+                             static_cast<T>(roi_bin_grid_h);
+            for (int ix = 0; ix < roi_bin_grid_w; ix++) {
+              const T xx = roi_start_w + pw * bin_size_w +
+                           static_cast<T>(ix + .5f) * bin_size_w /
+                               static_cast<T>(roi_bin_grid_w);
+              // mmcv's bilinear_interpolate_gradient
+              T y = yy, x = xx;
+              if (y < -1.0 || y > height || x < -1.0 || x > width) continue;
+              if (y <= 0) y = 0;
+              if (x <= 0) x = 0;
+              int y_low = (int)y;
+              int x_low = (int)x;
+              int y_high;
+              int x_high;
+              if (y_low >= height - 1) {
+                y_high = y_low = height - 1;
+                y = (T)y_low;
+              } else {
+                y_high = y_low + 1;
+              }
+              if (x_low >= width - 1) {
+                x_high = x_low = width - 1;
+                x = (T)x_low;
+              } else {
+                x_high = x_low + 1;
+              }
+              T ly = y - y_low;
+              T lx = x - x_low;
+              T hy = 1. - ly, hx = 1. - lx;
+              T w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
+              // corners in mmcv's order, each over the whole channel block
+              scatter(image + ((int64_t)y_low * width + x_low) * channels,
+                      grad, w1, count, block);
+              scatter(image + ((int64_t)y_low * width + x_high) * channels,
+                      grad, w2, count, block);
+              scatter(image + ((int64_t)y_high * width + x_low) * channels,
+                      grad, w3, count, block);
+              scatter(image + ((int64_t)y_high * width + x_high) * channels,
+                      grad, w4, count, block);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+at::Tensor roi_align_backward(const at::Tensor& grad_output,
+                              const at::Tensor& rois, int64_t batch_size,
+                              int64_t channels, int64_t height, int64_t width,
+                              int64_t pooled_height, int64_t pooled_width,
+                              double spatial_scale, int64_t sampling_ratio,
+                              bool aligned) {
+  TORCH_CHECK(grad_output.device().is_cpu() && rois.device().is_cpu(),
+              "mmpanfpn::roi_align_backward: CPU tensors expected");
+  TORCH_CHECK(grad_output.dim() == 4 && grad_output.size(1) == channels &&
+                  grad_output.size(2) == pooled_height &&
+                  grad_output.size(3) == pooled_width,
+              "roi_align_backward: grad_output must be (n, C, ph, pw), got ",
+              grad_output.sizes());
+  TORCH_CHECK(rois.dim() == 2 && rois.size(1) == 5 &&
+                  rois.size(0) == grad_output.size(0),
+              "roi_align_backward: rois must be (n, 5), got ", rois.sizes());
+  at::Tensor grad_rows = grad_output.permute({0, 2, 3, 1}).contiguous();
+  at::Tensor boxes = rois.to(grad_output.scalar_type()).contiguous();
+  at::Tensor grad_input_rows = at::zeros(
+      {batch_size, height, width, channels}, grad_output.options());
+  if (boxes.size(0) > 0) {
+    AT_DISPATCH_FLOATING_TYPES(
+        grad_output.scalar_type(), "roi_align_backward", [&] {
+          roi_align_backward_rows<scalar_t>(
+              grad_rows.data_ptr<scalar_t>(), boxes.data_ptr<scalar_t>(),
+              grad_input_rows.data_ptr<scalar_t>(), boxes.size(0), channels,
+              height, width, pooled_height, pooled_width,
+              static_cast<scalar_t>(static_cast<float>(spatial_scale)),
+              sampling_ratio, aligned);
+        });
+  }
+  // NCHW, as mmcv returns it
+  return grad_input_rows.permute({0, 3, 1, 2}).contiguous();
+}
+
 }  // namespace
 
 TORCH_LIBRARY(mmpanfpn, m) {
@@ -220,10 +381,16 @@ TORCH_LIBRARY(mmpanfpn, m) {
       "roi_align_forward(Tensor input, Tensor rois, int pooled_height, "
       "int pooled_width, float spatial_scale, int sampling_ratio, "
       "bool aligned) -> Tensor");
+  m.def(
+      "roi_align_backward(Tensor grad_output, Tensor rois, int batch_size, "
+      "int channels, int height, int width, int pooled_height, "
+      "int pooled_width, float spatial_scale, int sampling_ratio, "
+      "bool aligned) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(mmpanfpn, CPU, m) {
   m.impl("roi_align_forward", &roi_align_forward);
+  m.impl("roi_align_backward", &roi_align_backward);
 }
 
 // an importable module whose loading registers the operator above
