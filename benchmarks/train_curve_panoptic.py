@@ -2,8 +2,8 @@
 
 Trains ``configs/panoptic_fpn/panoptic-fpn_tiny_synthetic.py`` with
 ``tools/train.py``, evaluating every ``--val-interval`` iterations, and
-prints one row per evaluation: iteration, wall-clock seconds since the
-start, PQ / PQ_th / PQ_st, segm AP and mIoU. The figures in README come
+prints one row per evaluation: iteration, training seconds so far (from
+the logged iteration times), PQ / PQ_th / PQ_st, segm AP and mIoU. The figures in README come
 from this script.
 
     python benchmarks/train_curve_panoptic.py [--data data/synthetic]
@@ -29,8 +29,16 @@ def main():
     parser.add_argument('--work-dir', default='work_dirs/curve')
     parser.add_argument('--max-iters', type=int, default=300)
     parser.add_argument('--val-interval', type=int, default=50)
+    parser.add_argument('--no-train', action='store_true',
+                        help='only print the table of the last run in '
+                        '--work-dir (same --max-iters / --val-interval)')
     args = parser.parse_args()
 
+    total = float('nan') if args.no_train else train(args)
+    report(args, total)
+
+
+def train(args) -> float:
     if not osp.isdir(args.data):
         subprocess.run([sys.executable,
                         osp.join(ROOT, 'tools', 'make_synthetic_dataset.py'),
@@ -48,29 +56,42 @@ def main():
         f'val_evaluator.ann_file={data_root}annotations/panoptic_val.json',
         f'val_evaluator.seg_prefix={data_root}annotations/panoptic_val/',
     ], check=True)
-    total = time.time() - start
+    return time.time() - start
 
+
+def report(args, total: float) -> None:
     logs = sorted(glob.glob(osp.join(args.work_dir, '*', 'vis_data',
                                      'scalars.json')), key=os.path.getmtime)
-    rows = []
     with open(logs[-1]) as f:
         records = [json.loads(line) for line in f]
-    train_times = {r['step']: r['time'] for r in records if 'loss' in r}
+    # validation records carry step 0: the k-th one ran after iteration
+    # min(k * val_interval, max_iters). Training seconds are summed from the
+    # logged iteration times (each the mean over its logging window; the
+    # last window's mean for iterations not logged yet).
+    rows, logged, train_s, last_time, iter_times = [], 0, 0.0, 0.0, []
     for record in records:
-        if 'coco_panoptic/PQ' in record:
-            rows.append(record)
-    print(f'\ntiny Panoptic FPN, {args.max_iters} iterations, '
-          f'{total:.0f} s wall in all (training + evaluations)')
-    print('iter |     PQ |  PQ_th |  PQ_st | segm mAP |   mIoU')
+        if 'loss' in record:
+            train_s += record['time'] * (record['step'] - logged)
+            logged, last_time = record['step'], record['time']
+            iter_times.append(record['time'])
+        elif 'coco_panoptic/PQ' in record:
+            step = min((len(rows) + 1) * args.val_interval, args.max_iters)
+            rows.append(dict(record, step=step,
+                             train_s=train_s + last_time * (step - logged)))
+    wall = '' if total != total else f', {total:.0f} s wall in all ' \
+        '(training + evaluations)'
+    print(f'\ntiny Panoptic FPN, {args.max_iters} iterations{wall}')
+    print('iter | train s |     PQ |  PQ_th |  PQ_st | segm mAP |   mIoU')
     for r in rows:
-        print(f"{r['step']:4d} | {r['coco_panoptic/PQ']:6.2f} | "
+        print(f"{r['step']:4d} | {r['train_s']:7.0f} | "
+              f"{r['coco_panoptic/PQ']:6.2f} | "
               f"{r['coco_panoptic/PQ_th']:6.2f} | "
               f"{r['coco_panoptic/PQ_st']:6.2f} | "
               f"{r.get('coco/segm_mAP', float('nan')):8.3f} | "
               f"{r.get('sem_seg/mIoU', float('nan')):6.2f}")
-    if train_times:
-        mean = sum(train_times.values()) / len(train_times)
-        print(f'mean logged iteration time: {mean:.2f} s')
+    if iter_times:
+        print(f'mean logged iteration time: '
+              f'{sum(iter_times) / len(iter_times):.2f} s')
 
 
 if __name__ == '__main__':

@@ -101,13 +101,21 @@ def test_fpn_sized_features_and_channels_last():
                        theirs)
 
 
-def test_no_rois_and_negative_size():
+def test_no_rois_negative_size_and_bad_batch_index():
     features = torch.randn(1, 3, 8, 8)
     out = roi_align_cpu(features, torch.zeros(0, 5), (7, 7), 0.25, 0, True)
     assert out.shape == (0, 3, 7, 7)
     with pytest.raises(RuntimeError, match='ROIs in ROIAlign'):
         roi_align_cpu(features, torch.tensor([[0., 5., 5., 2., 9.]]), (7, 7),
                       1.0, 0, True)
+    # mmcv would read past the features; here it is an error naming the RoI
+    rois = torch.tensor([[0., 1., 1., 4., 4.], [1., 1., 1., 4., 4.]])
+    with pytest.raises(RuntimeError, match='RoI 1 has batch index 1, the '
+                       'features have 1 image'):
+        roi_align_cpu(features, rois, (7, 7), 1.0, 0, True)
+    with pytest.raises(RuntimeError, match='RoI 1 has batch index 1'):
+        roi_align_cpu_backward(torch.ones(2, 3, 7, 7), rois, (1, 3, 8, 8),
+                               1.0, 0, True)
 
 
 def test_layer_forward_and_gradient_equal_mmcv():

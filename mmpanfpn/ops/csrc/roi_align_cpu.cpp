@@ -120,7 +120,8 @@ inline void accumulate(double* acc, const double* r1, const double* r2,
 
 template <typename T>
 void roi_align_rows(const T* rows, const T* rois, T* output, int64_t n_rois,
-                    int64_t channels, int height, int width,
+                    int64_t num_images, int64_t channels, int height,
+                    int width,
                     int pooled_height, int pooled_width, T spatial_scale,
                     int sampling_ratio, bool aligned) {
   const int64_t bins = (int64_t)pooled_height * pooled_width;
@@ -130,6 +131,10 @@ void roi_align_rows(const T* rows, const T* rois, T* output, int64_t n_rois,
     for (int64_t n = begin; n < end; n++) {
       const T* offset_rois = rois + n * 5;
       int roi_batch_ind = offset_rois[0];
+      // mmcv reads out of bounds here
+      TORCH_CHECK(roi_batch_ind >= 0 && roi_batch_ind < num_images,
+                  "RoIAlign: RoI ", n, " has batch index ", offset_rois[0],
+                  ", the features have ", num_images, " image(s)");
       // mmcv's arithmetic from here on
       T offset = aligned ? (T)0.5 : (T)0.0;
       T roi_start_w = offset_rois[1] * spatial_scale - offset;
@@ -205,7 +210,8 @@ at::Tensor roi_align_forward(const at::Tensor& input, const at::Tensor& rois,
     // mmcv passes spatial_scale to its kernel as a C float
     roi_align_rows<scalar_t>(
         rows.data_ptr<scalar_t>(), boxes.data_ptr<scalar_t>(),
-        output.data_ptr<scalar_t>(), boxes.size(0), channels, height, width,
+        output.data_ptr<scalar_t>(), boxes.size(0), input.size(0), channels,
+        height, width,
         pooled_height, pooled_width,
         static_cast<scalar_t>(static_cast<float>(spatial_scale)),
         sampling_ratio, aligned);
@@ -248,7 +254,8 @@ inline void scatter(double* row, const double* grad, double weight,
 template <typename T>
 void roi_align_backward_rows(const T* grad_rows, const T* rois,
                              T* grad_input_rows, int64_t n_rois,
-                             int64_t channels, int height, int width,
+                             int64_t num_images, int64_t channels,
+                             int height, int width,
                              int pooled_height, int pooled_width,
                              T spatial_scale, int sampling_ratio,
                              bool aligned) {
@@ -258,6 +265,9 @@ void roi_align_backward_rows(const T* grad_rows, const T* rois,
     for (int64_t n = 0; n < n_rois; n++) {
       const T* offset_rois = rois + n * 5;
       int roi_batch_ind = offset_rois[0];
+      TORCH_CHECK(roi_batch_ind >= 0 && roi_batch_ind < num_images,
+                  "RoIAlign: RoI ", n, " has batch index ", offset_rois[0],
+                  ", the features have ", num_images, " image(s)");
       // mmcv's arithmetic from here on
       T offset = aligned ? (T)0.5 : (T)0.0;
       T roi_start_w = offset_rois[1] * spatial_scale - offset;
@@ -364,8 +374,8 @@ at::Tensor roi_align_backward(const at::Tensor& grad_output,
         grad_output.scalar_type(), "roi_align_backward", [&] {
           roi_align_backward_rows<scalar_t>(
               grad_rows.data_ptr<scalar_t>(), boxes.data_ptr<scalar_t>(),
-              grad_input_rows.data_ptr<scalar_t>(), boxes.size(0), channels,
-              height, width, pooled_height, pooled_width,
+              grad_input_rows.data_ptr<scalar_t>(), boxes.size(0),
+              batch_size, channels, height, width, pooled_height, pooled_width,
               static_cast<scalar_t>(static_cast<float>(spatial_scale)),
               sampling_ratio, aligned);
         });
