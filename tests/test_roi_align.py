@@ -198,3 +198,35 @@ def test_backward_equals_mmcv_on_generated_rois(dtype):
                                                               ratio, aligned)
                     checked += 1
     assert checked == 2 * 2 * 2 * 2
+
+
+def test_without_the_extension_mmcv_runs(tmp_path):
+    """A build without mmpanfpn._ext (MMPANFPN_WITH_OPS=0, or a stale .so)
+    imports fine and the layer is mmcv's; the kernel functions say why
+    they cannot run."""
+    import subprocess
+    import sys
+    script = tmp_path / 'no_ext.py'
+    script.write_text('''
+import sys
+sys.modules['mmpanfpn._ext'] = None  # import fails as if never built
+import torch
+from mmcv.ops import roi_align
+from mmpanfpn.ops import HAS_CPU_KERNEL, RoIAlign, roi_align_cpu
+assert not HAS_CPU_KERNEL
+features = torch.randn(1, 4, 16, 16, requires_grad=True)
+rois = torch.tensor([[0., 1., 2., 30., 40.]])
+out = RoIAlign((7, 7), 0.5, 0)(features, rois)
+assert torch.equal(out, roi_align(features, rois, 7, 0.5, 0, 'avg', True))
+out.sum().backward()
+assert features.grad.abs().sum() > 0
+try:
+    roi_align_cpu(features, rois, (7, 7), 0.5, 0, True)
+except RuntimeError as err:
+    assert 'mmpanfpn._ext' in str(err) and 'pip install' in str(err)
+    print('fallback ok')
+''')
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'fallback ok' in proc.stdout
