@@ -31,65 +31,96 @@ struct PreCalc {
   T w1, w2, w3, w4;
 };
 
-// mmcv's pre_calc_for_bilinear_interpolate, verbatim in its arithmetic
+// One RoI's sampling grid, as mmcv's kernels compute it (forward and
+// backward alike), with the checks mmcv lacks or asserts.
 template <typename T>
-void pre_calc_for_bilinear_interpolate(
-    const int height, const int width, const int pooled_height,
-    const int pooled_width, const int iy_upper, const int ix_upper,
-    T roi_start_h, T roi_start_w, T bin_size_h, T bin_size_w,
-    int roi_bin_grid_h, int roi_bin_grid_w, std::vector<PreCalc<T>>& pre_calc) {
-  int pre_calc_index = 0;
-  for (int ph = 0; ph < pooled_height; ph++) {
-    for (int pw = 0; pw < pooled_width; pw++) {
-      for (int iy = 0; iy < iy_upper; iy++) {
-        const T yy = roi_start_h + ph * bin_size_h +
-                     static_cast<T>(iy + .5f) * bin_size_h /
-                         static_cast<T>(roi_bin_grid_h);
-        for (int ix = 0; ix < ix_upper; ix++) {
-          const T xx = roi_start_w + pw * bin_size_w +
-                       static_cast<T>(ix + .5f) * bin_size_w /
-                           static_cast<T>(roi_bin_grid_w);
-          T x = xx;
-          T y = yy;
-          PreCalc<T>& pc = pre_calc[pre_calc_index++];
-          if (y < -1.0 || y > height || x < -1.0 || x > width) {
-            pc.pos1 = pc.pos2 = pc.pos3 = pc.pos4 = 0;
-            pc.w1 = pc.w2 = pc.w3 = pc.w4 = 0;
-            continue;
-          }
-          if (y <= 0) y = 0;
-          if (x <= 0) x = 0;
-          int y_low = (int)y;
-          int x_low = (int)x;
-          int y_high;
-          int x_high;
-          if (y_low >= height - 1) {
-            y_high = y_low = height - 1;
-            y = (T)y_low;
-          } else {
-            y_high = y_low + 1;
-          }
-          if (x_low >= width - 1) {
-            x_high = x_low = width - 1;
-            x = (T)x_low;
-          } else {
-            x_high = x_low + 1;
-          }
-          T ly = y - y_low;
-          T lx = x - x_low;
-          T hy = 1. - ly, hx = 1. - lx;
-          pc.pos1 = (int64_t)y_low * width + x_low;
-          pc.pos2 = (int64_t)y_low * width + x_high;
-          pc.pos3 = (int64_t)y_high * width + x_low;
-          pc.pos4 = (int64_t)y_high * width + x_high;
-          pc.w1 = hy * hx;
-          pc.w2 = hy * lx;
-          pc.w3 = ly * hx;
-          pc.w4 = ly * lx;
-        }
-      }
+struct RoIGrid {
+  int batch;
+  T start_h, start_w, bin_h, bin_w;
+  int grid_h, grid_w;
+
+  RoIGrid(const T* roi, int64_t n, int64_t num_images, T spatial_scale,
+          int pooled_height, int pooled_width, int sampling_ratio,
+          bool aligned) {
+    batch = roi[0];
+    // mmcv reads out of bounds here
+    TORCH_CHECK(batch >= 0 && batch < num_images, "RoIAlign: RoI ", n,
+                " has batch index ", roi[0], ", the features have ",
+                num_images, " image(s)");
+    // mmcv's arithmetic from here on
+    T offset = aligned ? (T)0.5 : (T)0.0;
+    start_w = roi[1] * spatial_scale - offset;
+    start_h = roi[2] * spatial_scale - offset;
+    T roi_end_w = roi[3] * spatial_scale - offset;
+    T roi_end_h = roi[4] * spatial_scale - offset;
+    T roi_width = roi_end_w - start_w;
+    T roi_height = roi_end_h - start_h;
+    if (aligned) {
+      TORCH_CHECK(roi_width >= 0 && roi_height >= 0,
+                  "ROIs in ROIAlign cannot have non-negative size!");
+    } else {  // mmcv's backward-compatible mode
+      roi_width = std::max(roi_width, (T)1.);
+      roi_height = std::max(roi_height, (T)1.);
     }
+    bin_h = static_cast<T>(roi_height) / static_cast<T>(pooled_height);
+    bin_w = static_cast<T>(roi_width) / static_cast<T>(pooled_width);
+    grid_h = (sampling_ratio > 0) ? sampling_ratio
+                                  : ceilf(roi_height / pooled_height);
+    grid_w = (sampling_ratio > 0) ? sampling_ratio
+                                  : ceilf(roi_width / pooled_width);
   }
+
+  // the sample point (iy, ix) of bin (ph, pw)
+  T y(int ph, int iy) const {
+    return start_h + ph * bin_h +
+           static_cast<T>(iy + .5f) * bin_h / static_cast<T>(grid_h);
+  }
+  T x(int pw, int ix) const {
+    return start_w + pw * bin_w +
+           static_cast<T>(ix + .5f) * bin_w / static_cast<T>(grid_w);
+  }
+};
+
+// mmcv's bilinear corners and weights of the point (y, x) (its
+// pre_calc_for_bilinear_interpolate / bilinear_interpolate_gradient);
+// false, with zero weights at position 0, for a point off the map
+template <typename T>
+bool bilinear(const int height, const int width, T y, T x, PreCalc<T>& pc) {
+  if (y < -1.0 || y > height || x < -1.0 || x > width) {
+    pc.pos1 = pc.pos2 = pc.pos3 = pc.pos4 = 0;
+    pc.w1 = pc.w2 = pc.w3 = pc.w4 = 0;
+    return false;
+  }
+  if (y <= 0) y = 0;
+  if (x <= 0) x = 0;
+  int y_low = (int)y;
+  int x_low = (int)x;
+  int y_high;
+  int x_high;
+  if (y_low >= height - 1) {
+    y_high = y_low = height - 1;
+    y = (T)y_low;
+  } else {
+    y_high = y_low + 1;
+  }
+  if (x_low >= width - 1) {
+    x_high = x_low = width - 1;
+    x = (T)x_low;
+  } else {
+    x_high = x_low + 1;
+  }
+  T ly = y - y_low;
+  T lx = x - x_low;
+  T hy = 1. - ly, hx = 1. - lx;
+  pc.pos1 = (int64_t)y_low * width + x_low;
+  pc.pos2 = (int64_t)y_low * width + x_high;
+  pc.pos3 = (int64_t)y_high * width + x_low;
+  pc.pos4 = (int64_t)y_high * width + x_high;
+  pc.w1 = hy * hx;
+  pc.w2 = hy * lx;
+  pc.w3 = ly * hx;
+  pc.w4 = ly * lx;
+  return true;
 }
 
 // acc[c] += w1*r1[c] + w2*r2[c] + w3*r3[c] + w4*r4[c]: the loop that
@@ -129,48 +160,32 @@ void roi_align_rows(const T* rows, const T* rois, T* output, int64_t n_rois,
     std::vector<T> acc(channels);
     std::vector<PreCalc<T>> pre_calc;
     for (int64_t n = begin; n < end; n++) {
-      const T* offset_rois = rois + n * 5;
-      int roi_batch_ind = offset_rois[0];
-      // mmcv reads out of bounds here
-      TORCH_CHECK(roi_batch_ind >= 0 && roi_batch_ind < num_images,
-                  "RoIAlign: RoI ", n, " has batch index ", offset_rois[0],
-                  ", the features have ", num_images, " image(s)");
-      // mmcv's arithmetic from here on
-      T offset = aligned ? (T)0.5 : (T)0.0;
-      T roi_start_w = offset_rois[1] * spatial_scale - offset;
-      T roi_start_h = offset_rois[2] * spatial_scale - offset;
-      T roi_end_w = offset_rois[3] * spatial_scale - offset;
-      T roi_end_h = offset_rois[4] * spatial_scale - offset;
-      T roi_width = roi_end_w - roi_start_w;
-      T roi_height = roi_end_h - roi_start_h;
-      if (aligned) {
-        TORCH_CHECK(roi_width >= 0 && roi_height >= 0,
-                    "ROIs in ROIAlign cannot have non-negative size!");
-      } else {  // mmcv's backward-compatible mode
-        roi_width = std::max(roi_width, (T)1.);
-        roi_height = std::max(roi_height, (T)1.);
-      }
-      T bin_size_h = static_cast<T>(roi_height) / static_cast<T>(pooled_height);
-      T bin_size_w = static_cast<T>(roi_width) / static_cast<T>(pooled_width);
-      int roi_bin_grid_h = (sampling_ratio > 0)
-                               ? sampling_ratio
-                               : ceilf(roi_height / pooled_height);
-      int roi_bin_grid_w = (sampling_ratio > 0)
-                               ? sampling_ratio
-                               : ceilf(roi_width / pooled_width);
-      const T count = std::max(roi_bin_grid_h * roi_bin_grid_w, 1);
-      pre_calc.resize((size_t)roi_bin_grid_h * roi_bin_grid_w * bins);
-      pre_calc_for_bilinear_interpolate(
-          height, width, pooled_height, pooled_width, roi_bin_grid_h,
-          roi_bin_grid_w, roi_start_h, roi_start_w, bin_size_h, bin_size_w,
-          roi_bin_grid_h, roi_bin_grid_w, pre_calc);
-
-      const T* image = rows + (int64_t)roi_batch_ind * height * width * channels;
-      T* out = output + n * channels * bins;
+      const RoIGrid<T> roi(rois + n * 5, n, num_images, spatial_scale,
+                           pooled_height, pooled_width, sampling_ratio,
+                           aligned);
+      const int samples = roi.grid_h * roi.grid_w;
+      const T count = std::max(samples, 1);
+      // mmcv's pre-calculation: (ph, pw, iy, ix) order
+      pre_calc.resize((size_t)samples * bins);
       int pre_calc_index = 0;
+      for (int ph = 0; ph < pooled_height; ph++) {
+        for (int pw = 0; pw < pooled_width; pw++) {
+          for (int iy = 0; iy < roi.grid_h; iy++) {
+            const T y = roi.y(ph, iy);
+            for (int ix = 0; ix < roi.grid_w; ix++) {
+              bilinear(height, width, y, roi.x(pw, ix),
+                       pre_calc[pre_calc_index++]);
+            }
+          }
+        }
+      }
+
+      const T* image = rows + (int64_t)roi.batch * height * width * channels;
+      T* out = output + n * channels * bins;
+      pre_calc_index = 0;
       for (int64_t bin = 0; bin < bins; bin++) {
         std::fill(acc.begin(), acc.end(), (T)0.);
-        for (int s = 0; s < roi_bin_grid_h * roi_bin_grid_w; s++) {
+        for (int s = 0; s < samples; s++) {
           const PreCalc<T>& pc = pre_calc[pre_calc_index++];
           accumulate(acc.data(), image + pc.pos1 * channels,
                      image + pc.pos2 * channels, image + pc.pos3 * channels,
@@ -262,85 +277,30 @@ void roi_align_backward_rows(const T* grad_rows, const T* rois,
   // channel blocks of at least 16 (a cache line of floats)
   at::parallel_for(0, channels, 16, [&](int64_t c_begin, int64_t c_end) {
     const int64_t block = c_end - c_begin;
+    PreCalc<T> pc;
     for (int64_t n = 0; n < n_rois; n++) {
-      const T* offset_rois = rois + n * 5;
-      int roi_batch_ind = offset_rois[0];
-      TORCH_CHECK(roi_batch_ind >= 0 && roi_batch_ind < num_images,
-                  "RoIAlign: RoI ", n, " has batch index ", offset_rois[0],
-                  ", the features have ", num_images, " image(s)");
-      // mmcv's arithmetic from here on
-      T offset = aligned ? (T)0.5 : (T)0.0;
-      T roi_start_w = offset_rois[1] * spatial_scale - offset;
-      T roi_start_h = offset_rois[2] * spatial_scale - offset;
-      T roi_end_w = offset_rois[3] * spatial_scale - offset;
-      T roi_end_h = offset_rois[4] * spatial_scale - offset;
-      T roi_width = roi_end_w - roi_start_w;
-      T roi_height = roi_end_h - roi_start_h;
-      if (aligned) {
-        TORCH_CHECK(roi_width >= 0 && roi_height >= 0,
-                    "ROIs in ROIAlign do not have non-negative size!");
-      } else {
-        roi_width = std::max(roi_width, (T)1.);
-        roi_height = std::max(roi_height, (T)1.);
-      }
-      T bin_size_h = static_cast<T>(roi_height) / static_cast<T>(pooled_height);
-      T bin_size_w = static_cast<T>(roi_width) / static_cast<T>(pooled_width);
-      int roi_bin_grid_h = (sampling_ratio > 0)
-                               ? sampling_ratio
-                               : ceilf(roi_height / pooled_height);
-      int roi_bin_grid_w = (sampling_ratio > 0)
-                               ? sampling_ratio
-                               : ceilf(roi_width / pooled_width);
-      const T count = roi_bin_grid_h * roi_bin_grid_w;
+      const RoIGrid<T> roi(rois + n * 5, n, num_images, spatial_scale,
+                           pooled_height, pooled_width, sampling_ratio,
+                           aligned);
+      // mmcv's backward divides by the count without max(.., 1): with no
+      // samples there is nothing to divide
+      const T count = roi.grid_h * roi.grid_w;
       T* image = grad_input_rows +
-                 (int64_t)roi_batch_ind * height * width * channels + c_begin;
+                 (int64_t)roi.batch * height * width * channels + c_begin;
       for (int ph = 0; ph < pooled_height; ph++) {
         for (int pw = 0; pw < pooled_width; pw++) {
           const T* grad =
               grad_rows + ((n * pooled_height + ph) * pooled_width + pw) *
                               channels + c_begin;
-          for (int iy = 0; iy < roi_bin_grid_h; iy++) {
-            const T yy = roi_start_h + ph * bin_size_h +
-                         static_cast<T>(iy + .5f) * bin_size_h /
-                             static_cast<T>(roi_bin_grid_h);
-            for (int ix = 0; ix < roi_bin_grid_w; ix++) {
-              const T xx = roi_start_w + pw * bin_size_w +
-                           static_cast<T>(ix + .5f) * bin_size_w /
-                               static_cast<T>(roi_bin_grid_w);
-              // mmcv's bilinear_interpolate_gradient
-              T y = yy, x = xx;
-              if (y < -1.0 || y > height || x < -1.0 || x > width) continue;
-              if (y <= 0) y = 0;
-              if (x <= 0) x = 0;
-              int y_low = (int)y;
-              int x_low = (int)x;
-              int y_high;
-              int x_high;
-              if (y_low >= height - 1) {
-                y_high = y_low = height - 1;
-                y = (T)y_low;
-              } else {
-                y_high = y_low + 1;
-              }
-              if (x_low >= width - 1) {
-                x_high = x_low = width - 1;
-                x = (T)x_low;
-              } else {
-                x_high = x_low + 1;
-              }
-              T ly = y - y_low;
-              T lx = x - x_low;
-              T hy = 1. - ly, hx = 1. - lx;
-              T w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 = ly * lx;
+          for (int iy = 0; iy < roi.grid_h; iy++) {
+            const T y = roi.y(ph, iy);
+            for (int ix = 0; ix < roi.grid_w; ix++) {
+              if (!bilinear(height, width, y, roi.x(pw, ix), pc)) continue;
               // corners in mmcv's order, each over the whole channel block
-              scatter(image + ((int64_t)y_low * width + x_low) * channels,
-                      grad, w1, count, block);
-              scatter(image + ((int64_t)y_low * width + x_high) * channels,
-                      grad, w2, count, block);
-              scatter(image + ((int64_t)y_high * width + x_low) * channels,
-                      grad, w3, count, block);
-              scatter(image + ((int64_t)y_high * width + x_high) * channels,
-                      grad, w4, count, block);
+              scatter(image + pc.pos1 * channels, grad, pc.w1, count, block);
+              scatter(image + pc.pos2 * channels, grad, pc.w2, count, block);
+              scatter(image + pc.pos3 * channels, grad, pc.w3, count, block);
+              scatter(image + pc.pos4 * channels, grad, pc.w4, count, block);
             }
           }
         }
