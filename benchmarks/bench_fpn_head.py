@@ -23,6 +23,7 @@ from mmengine.registry import DefaultScope
 from mmseg.models.decode_heads import FPNHead as MMSegFPNHead
 
 from mmpanfpn.models.fpn_head import FPNHead
+from mmpanfpn.testing import PeakMemory
 
 
 def parse_args():
@@ -53,13 +54,6 @@ def saved_for_backward_bytes(head, feats):
     return sum(storages.values())
 
 
-def _status_kib(field):
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1])
-
-
 def map_large_allocations():
     """Have glibc give every block >= 64 KiB back to the system when it is
     freed (a fixed mmap threshold), so that the resident set follows the live
@@ -68,27 +62,15 @@ def map_large_allocations():
     ctypes.CDLL('libc.so.6').mallopt(m_mmap_threshold, 64 * 1024)
 
 
-def peak_rss_growth_bytes(head, feats):
-    """Peak resident set during one forward + backward, minus the resident
-    set before it (Linux: writing 5 to clear_refs resets the peak)."""
-    with open('/proc/self/clear_refs', 'w') as clear_refs:
-        clear_refs.write('5')
-    before = _status_kib('VmRSS:')
-    head(feats).sum().backward()
-    return (_status_kib('VmHWM:') - before) * 1024
-
-
 def peak_bytes(head, feats, device):
     """Peak memory of one forward + backward, see the module docstring."""
     head.zero_grad(set_to_none=False)  # gradients allocated beforehand
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        start = torch.cuda.memory_allocated()
-        head(feats).sum().backward()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - start
-    return min(peak_rss_growth_bytes(head, feats) for _ in range(3))
+    peaks = []
+    for _ in range(1 if device.type == 'cuda' else 3):
+        with PeakMemory(device) as peak:
+            head(feats).sum().backward()
+        peaks.append(peak.bytes)
+    return min(peaks)
 
 
 def step_seconds(head, feats, device):

@@ -291,5 +291,4 @@ def paste_windows(bboxes: Tensor, mask_shape: Tuple[int, int]) -> Tensor:
     starts = torch.clamp(bboxes[:, :2].floor() - 1, min=0)
     x1 = torch.clamp(bboxes[:, 2].ceil() + 1, max=img_w)
     y1 = torch.clamp(bboxes[:, 3].ceil() + 1, max=img_h)
-    return torch.stack([starts[:, 0], starts[:, 1], x1, y1],
-                       dim=1).to(torch.int32).long()
+    return torch.stack([starts[:, 0], starts[:, 1], x1, y1], dim=1).long()

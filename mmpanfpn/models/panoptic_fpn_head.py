@@ -342,8 +342,15 @@ class PanopticFPNHead(SemanticFPN):
         Returns:
             list[Tensor]: (num_classes, H, W) logits of every image.
         """
+        return self._resize_logits(self(x), batch_img_metas, rescale)
+
+    @staticmethod
+    def _resize_logits(logits: Tensor, batch_img_metas: List[dict],
+                       rescale: bool) -> List[Tensor]:
+        """:meth:`predict` from the (N, C, h, w) logits of :meth:`forward`.
+        """
         logits = F.interpolate(
-            self(x),
+            logits,
             size=batch_img_metas[0]['batch_input_shape'],
             mode='bilinear',
             align_corners=False)
@@ -394,17 +401,8 @@ class PanopticFPNHead(SemanticFPN):
             if out_shape == img_shape:
                 # (predict's resize to the same size copies its input)
                 classes = upsampled_argmax(logits, batch_shape, img_shape)
-            else:
-                logits = F.interpolate(
-                    logits[None],
-                    size=batch_shape,
-                    mode='bilinear',
-                    align_corners=False)[:, :, :img_shape[0], :img_shape[1]]
+            else:  # rescale to another size: predict's logits
                 classes = _argmax(
-                    F.interpolate(
-                        logits,
-                        size=out_shape,
-                        mode='bilinear',
-                        align_corners=False)[0])
+                    self._resize_logits(logits[None], [meta], rescale)[0])
             labels.append(self.to_dataset_labels(classes))
         return labels

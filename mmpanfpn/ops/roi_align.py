@@ -17,7 +17,6 @@ and builds without the extension go to mmcv.
 """
 import torch
 from mmcv.ops import RoIAlign as MMCVRoIAlign
-from mmcv.ops.roi_align import RoIAlignFunction
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
@@ -30,15 +29,19 @@ except (ImportError, OSError) as err:
     HAS_CPU_KERNEL, _EXT_ERROR = False, err
 
 
-def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
-                  float, sampling_ratio: int, aligned: bool) -> Tensor:
-    """Average RoIAlign of ``features`` (N, C, H, W) over ``rois`` (n, 5),
-    equal to ``mmcv.ops.roi_align(..., pool_mode='avg')`` on the CPU."""
+def _require_kernel() -> None:
     if not HAS_CPU_KERNEL:
         raise RuntimeError(
             f'mmpanfpn._ext (mmpanfpn\'s C++ ops) cannot be loaded: '
             f'{_EXT_ERROR}; rebuild it against the installed torch with '
             '`pip install --no-build-isolation -e .`')
+
+
+def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
+                  float, sampling_ratio: int, aligned: bool) -> Tensor:
+    """Average RoIAlign of ``features`` (N, C, H, W) over ``rois`` (n, 5),
+    equal to ``mmcv.ops.roi_align(..., pool_mode='avg')`` on the CPU."""
+    _require_kernel()
     pooled_h, pooled_w = output_size
     return torch.ops.mmpanfpn.roi_align_forward(
         features, rois.to(features.dtype), pooled_h, pooled_w,
@@ -51,10 +54,7 @@ def roi_align_cpu_backward(grad_output: Tensor, rois: Tensor, input_shape,
     """Gradient of :func:`roi_align_cpu` with respect to the features,
     equal to mmcv's CPU ``roi_align_backward`` (average mode) bit for bit:
     the same terms added to every element in the same order."""
-    if not HAS_CPU_KERNEL:
-        raise RuntimeError(
-            f'mmpanfpn._ext (mmpanfpn\'s C++ ops) cannot be loaded: '
-            f'{_EXT_ERROR}')
+    _require_kernel()
     batch, channels, height, width = input_shape
     return torch.ops.mmpanfpn.roi_align_backward(
         grad_output, rois, batch, channels, height, width,
@@ -62,37 +62,28 @@ def roi_align_cpu_backward(grad_output: Tensor, rois: Tensor, input_shape,
         int(sampling_ratio), bool(aligned))
 
 
-class _CPURoIAlignFunction(RoIAlignFunction):
-    """mmcv's ``RoIAlignFunction`` with mmpanfpn's CPU kernels."""
+class _CPURoIAlignFunction(torch.autograd.Function):
+    """Average RoIAlign on mmpanfpn's CPU kernels, forward and backward."""
 
     @staticmethod
     def forward(ctx, input, rois, output_size, spatial_scale, sampling_ratio,
-                pool_mode, aligned):
-        assert pool_mode == 'avg'
-        ctx.output_size = output_size
-        ctx.spatial_scale = spatial_scale
-        ctx.sampling_ratio = sampling_ratio
-        ctx.pool_mode = 1
-        ctx.aligned = aligned
-        ctx.input_shape = input.size()
-        output = roi_align_cpu(input, rois, output_size, spatial_scale,
-                               sampling_ratio, aligned)
+                aligned):
+        ctx.args = (input.size(), spatial_scale, sampling_ratio, aligned)
         ctx.save_for_backward(rois)
-        return output
+        return roi_align_cpu(input, rois, output_size, spatial_scale,
+                             sampling_ratio, aligned)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
         rois, = ctx.saved_tensors
-        grad_input = roi_align_cpu_backward(grad_output, rois,
-                                            ctx.input_shape,
-                                            ctx.spatial_scale,
-                                            ctx.sampling_ratio, ctx.aligned)
-        return grad_input, None, None, None, None, None, None
+        grad_input = roi_align_cpu_backward(grad_output, rois, *ctx.args)
+        return grad_input, None, None, None, None, None
 
 
 class RoIAlign(MMCVRoIAlign):
-    """``mmcv.ops.RoIAlign`` with :func:`roi_align_cpu` as CPU forward.
+    """``mmcv.ops.RoIAlign`` with :func:`roi_align_cpu` and
+    :func:`roi_align_cpu_backward` on the CPU.
 
     Same arguments, attributes and results; the RoI extractors of the
     ``mmpanfpn`` scope build it for ``roi_layer=dict(type='RoIAlign')``.
@@ -104,6 +95,6 @@ class RoIAlign(MMCVRoIAlign):
                 and input.dtype in (torch.float32, torch.float64)):
             return _CPURoIAlignFunction.apply(input, rois, self.output_size,
                                               self.spatial_scale,
-                                              self.sampling_ratio, 'avg',
+                                              self.sampling_ratio,
                                               self.aligned)
         return super().forward(input, rois)

@@ -1,15 +1,14 @@
 """Config handling shared by tools/train.py and tools/test.py."""
-import datetime
 import difflib
 import os
 import os.path as osp
-import subprocess
 from typing import Optional
+from unittest import mock
 
 import torch
 import torch.distributed as torch_dist
-import torch.multiprocessing as mp
 from mmengine.config import Config
+from mmengine.dist import init_dist
 
 # Top-level keys mmengine's Runner understands, beyond those a config has.
 RUNNER_KEYS = ('work_dir', 'load_from', 'resume', 'launcher', 'randomness',
@@ -109,11 +108,9 @@ def _cpu_model_wrapper(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
-def _launcher_environment(launcher: str, port=None) -> None:
-    """Set the ``env://`` variables (``RANK``, ``WORLD_SIZE``,
-    ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) from what a slurm or
-    mpi launcher gives, as MMEngine's ``_init_dist_slurm`` /
-    ``_init_dist_mpi`` do (without their ``torch.cuda.set_device``)."""
+def _check_launcher_environment(launcher: str) -> None:
+    """Name the variables a slurm or mpi launcher should have set (MMEngine
+    would fail on the first one with a bare ``KeyError``)."""
     if launcher == 'slurm':
         needed = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
     else:
@@ -126,22 +123,8 @@ def _launcher_environment(launcher: str, port=None) -> None:
                        f'{", ".join(missing)} not set (is this process '
                        f'started by {starter}?)')
     if launcher == 'slurm':
-        rank = os.environ['SLURM_PROCID']
-        os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
-        os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', rank)
-        if 'MASTER_ADDR' not in os.environ:
-            node_list = os.environ['SLURM_NODELIST']
-            os.environ['MASTER_ADDR'] = subprocess.getoutput(
-                f'scontrol show hostname {node_list} | head -n1')
-    else:
-        rank = os.environ['OMPI_COMM_WORLD_RANK']
-        os.environ['WORLD_SIZE'] = os.environ['OMPI_COMM_WORLD_SIZE']
-        os.environ['LOCAL_RANK'] = os.environ['OMPI_COMM_WORLD_LOCAL_RANK']
-    os.environ['RANK'] = rank
-    if port is not None:
-        os.environ['MASTER_PORT'] = str(port)
-    # 29500: torch.distributed's default, as MMEngine uses
-    os.environ.setdefault('MASTER_PORT', '29500')
+        # without it MMEngine takes the rank modulo the GPU count (0 here)
+        os.environ.setdefault('SLURM_LOCALID', os.environ['SLURM_PROCID'])
 
 
 def init_cpu_distributed(cfg: Config) -> bool:
@@ -149,12 +132,11 @@ def init_cpu_distributed(cfg: Config) -> bool:
 
     MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` before
     ``init_process_group``, which fails on a machine without CUDA. Without
-    a GPU, this starts the group itself, as ``init_dist`` would
-    (``env_cfg.dist_cfg``: backend, timeout in seconds, ``port`` for slurm,
-    other ``init_process_group`` arguments) for the ``pytorch``, ``slurm``
-    and ``mpi`` launchers; the runner then finds it started and skips its
-    own. Does nothing with a GPU, without a launcher or with a group already
-    started.
+    a GPU, this runs MMEngine's ``init_dist`` (the ``pytorch``, ``slurm``
+    and ``mpi`` launchers, ``env_cfg.dist_cfg`` as the runner passes it)
+    with that one call skipped; the runner then finds the group started and
+    skips its own. Does nothing with a GPU, without a launcher or with a
+    group already started.
 
     Returns:
         bool: whether a process group was started here.
@@ -164,14 +146,10 @@ def init_cpu_distributed(cfg: Config) -> bool:
             or torch.cuda.is_available()
             or (torch_dist.is_available() and torch_dist.is_initialized())):
         return False
-    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
-    backend = dist_cfg.pop('backend', 'gloo')
-    port = dist_cfg.pop('port', None)
-    if dist_cfg.get('timeout') is not None:
-        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
     if launcher != 'pytorch':
-        _launcher_environment(launcher, port)
-    if mp.get_start_method(allow_none=True) is None:
-        mp.set_start_method('spawn')
-    torch_dist.init_process_group(backend=backend, **dist_cfg)
+        _check_launcher_environment(launcher)
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    dist_cfg.setdefault('backend', 'gloo')
+    with mock.patch.object(torch.cuda, 'set_device', lambda device: None):
+        init_dist(launcher, **dist_cfg)
     return True

@@ -31,8 +31,9 @@ Without a checkpoint the weights are random (no download: the backbone's
 ``init_cfg`` is dropped), with norm statistics and the box and semantic
 classifiers spread by ``mmpanfpn.testing.randomise_weights``, as in
 ``tests/test_parity_mmdet.py`` (top box scores about 0.4 to 0.8). The knob
-that sets the number of detections is ``--score-thr T``: it sets our ``rcnn.score_thr`` and ``panoptic.score_thr``
-and mmdet's ``rcnn.score_thr`` all to T (the configs' own thresholds
+that sets the number of detections is ``--score-thr T``: it sets our
+``rcnn.score_thr`` and ``panoptic.score_thr`` and mmdet's
+``rcnn.score_thr`` all to T (the configs' own thresholds
 otherwise); with random weights, T=0.3 leaves about a thousand boxes before
 NMS and gives every image ``max_per_img`` (100) detections, all of which
 enter the fusion.
@@ -57,6 +58,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+
+from mmpanfpn.testing import PeakMemory
 
 MMDET_CONFIG = 'mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'
 STAGES = ('backbone + FPN', 'RPN', 'RoI (bbox + mask heads)', 'semantic head',
@@ -307,41 +310,6 @@ class StageTimer:
         self.wrap(model.roi_head, 'predict_bbox', STAGES[2])
         self.wrap(model.roi_head, '_mask_forward', STAGES[2])
         self.wrap(model.semantic_head, 'forward', STAGES[3])
-
-
-class PeakMemory:
-    """Peak memory of a block over the memory in use before it, in MiB."""
-
-    def __init__(self, device: str) -> None:
-        self.cuda = device.startswith('cuda')
-
-    @staticmethod
-    def _status_kib(field: str) -> int:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith(field + ':'):
-                    return int(line.split()[1])
-        raise KeyError(field)
-
-    def __enter__(self):
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.before = torch.cuda.memory_allocated()
-        else:
-            self.before = self._status_kib('VmRSS') * 1024
-            # 5: reset the peak RSS (VmHWM) to the current RSS
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-        return self
-
-    def __exit__(self, *exc):
-        if self.cuda:
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated()
-        else:
-            peak = self._status_kib('VmHWM') * 1024
-        self.mib = max(peak - self.before, 0) / 2**20
 
 
 def canonical_panoptic(kind: str, sample, num_things: int,
