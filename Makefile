@@ -10,7 +10,7 @@ WORK_DIR ?= work_dirs/demo
 DEMO_DATA ?= data/synthetic
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean
+.PHONY: install test lint demo clean
 
 install: $(STAMP)
 
@@ -29,6 +29,13 @@ $(STAMP): requirements.txt requirements-dev.txt setup.cfg setup.py pyproject.tom
 
 test: install
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The house style (.pre-commit-config.yaml: flake8, isort, yapf, codespell,
+# docformatter, whitespace and end-of-file fixers) on every tracked file;
+# fails, showing the diff, when a hook finds or fixes anything.
+lint: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/pre-commit run \
+		--all-files --show-diff-on-failure
 
 demo: install
 	$(PY) tools/make_synthetic_dataset.py $(DEMO_DATA)
