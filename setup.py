@@ -1,13 +1,12 @@
 """mmpanfpn's build: metadata in setup.cfg; here the optional C++ ops.
 
-``mmpanfpn._ext`` holds a CPU RoIAlign that equals mmcv's bit for bit and
-runs on every core (mmpanfpn/ops/csrc). It needs torch at build time (the
-Makefile installs with ``--no-build-isolation``); without torch, or with
+``mmpanfpn._ext`` holds a CPU RoIAlign that equals mmcv's bit for bit and runs
+on every core (mmpanfpn/ops/csrc). It needs torch at build time (the Makefile
+installs with ``--no-build-isolation``); without torch, or with
 ``MMPANFPN_WITH_OPS=0``, the package installs without it and mmcv's kernel is
 used instead.
 """
 import os
-
 from setuptools import setup
 
 

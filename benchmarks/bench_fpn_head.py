@@ -28,8 +28,8 @@ from mmpanfpn.testing import PeakMemory
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--size', type=int, nargs=2, default=[512, 512],
-                        metavar=('H', 'W'))
+    parser.add_argument(
+        '--size', type=int, nargs=2, default=[512, 512], metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--in-channels', type=int, default=256)
     parser.add_argument('--channels', type=int, default=128)
@@ -109,16 +109,21 @@ def main():
 
     h, w = args.size
     feats = [
-        torch.randn(args.batch, args.in_channels, h // s, w // s,
-                    device=device) for s in (4, 8, 16, 32)
+        torch.randn(
+            args.batch, args.in_channels, h // s, w // s, device=device)
+        for s in (4, 8, 16, 32)
     ]
     with torch.no_grad():  # same outputs (BN in train mode: batch stats)
         diff = (heads['mmseg'](feats) - heads['mmpanfpn'](feats)).abs().max()
 
-    memory = {name: peak_bytes(head, feats, device)
-              for name, head in heads.items()}
-    saved = {name: saved_for_backward_bytes(head, feats)
-             for name, head in heads.items()}
+    memory = {
+        name: peak_bytes(head, feats, device)
+        for name, head in heads.items()
+    }
+    saved = {
+        name: saved_for_backward_bytes(head, feats)
+        for name, head in heads.items()
+    }
     times = {name: [] for name in heads}
     for _ in range(2):  # warm-up
         for name, head in heads.items():
@@ -140,8 +145,9 @@ def main():
         print(f'| {name} | {1e3 * statistics.median(times[name]):.1f} | '
               f'{1e3 * min(times[name]):.1f} | '
               f'{memory[name] / 2**20:.1f} | {saved[name] / 2**20:.1f} |')
-    ratio_time = (statistics.median(times['mmpanfpn']) /
-                  statistics.median(times['mmseg']))
+    ratio_time = (
+        statistics.median(times['mmpanfpn']) /
+        statistics.median(times['mmseg']))
     ratio_mem = memory['mmpanfpn'] / memory['mmseg']
     print(f'ratio mmpanfpn / mmseg: time {ratio_time:.3f}, '
           f'memory {ratio_mem:.3f}')

@@ -53,14 +53,16 @@ def make_rois(num: int, shape, gen: torch.Generator) -> torch.Tensor:
     return torch.stack([
         torch.zeros(num), x1, y1, (x1 + box_w).clamp(max=width),
         (y1 + box_h).clamp(max=height)
-    ], dim=1)
+    ],
+                       dim=1)
 
 
 def per_level(rois: torch.Tensor) -> list:
     """mmdet's level assignment (finest_scale 56)."""
     extractor = SingleRoIExtractor(
         roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
-        out_channels=1, featmap_strides=list(STRIDES))
+        out_channels=1,
+        featmap_strides=list(STRIDES))
     levels = extractor.map_roi_levels(rois, len(STRIDES))
     return [rois[levels == i] for i in range(len(STRIDES))]
 
@@ -87,8 +89,8 @@ def run(kernel, feats, groups, size) -> torch.Tensor:
     outputs = []
     for level, rois in enumerate(groups):
         if len(rois):
-            outputs.append(kernel(feats[level], rois, size,
-                                  1 / STRIDES[level]))
+            outputs.append(
+                kernel(feats[level], rois, size, 1 / STRIDES[level]))
     return torch.cat(outputs)
 
 
@@ -102,14 +104,20 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     height, width = args.shape
     feats = [
-        torch.randn(1, args.channels, math.ceil(height / s),
-                    math.ceil(width / s), generator=gen) for s in STRIDES
+        torch.randn(
+            1,
+            args.channels,
+            math.ceil(height / s),
+            math.ceil(width / s),
+            generator=gen) for s in STRIDES
     ]
     kernels = {
-        'mmcv': lambda f, r, size, scale: mmcv_roi_align(
-            f, r, size, scale, 0, 'avg', True),
-        'ours': lambda f, r, size, scale: roi_align_cpu(
-            f, r, (size, size), scale, 0, True),
+        'mmcv':
+        lambda f, r, size, scale: mmcv_roi_align(f, r, size, scale, 0, 'avg',
+                                                 True),
+        'ours':
+        lambda f, r, size, scale: roi_align_cpu(f, r,
+                                                (size, size), scale, 0, True),
     }
     heads = {
         f'box head ({args.proposals} RoIs, 7x7)':
@@ -127,12 +135,16 @@ def main():
     }
     for head, (groups, size) in heads.items():
         with torch.no_grad():
-            outputs = {name: run(kernel, feats, groups, size)
-                       for name, kernel in kernels.items()}
+            outputs = {
+                name: run(kernel, feats, groups, size)
+                for name, kernel in kernels.items()
+            }
         if not torch.equal(outputs['mmcv'], outputs['ours']):
             raise SystemExit(f'{head}: outputs differ from mmcv\'s')
-        outputs = {name: run_backward(kernel, feats, groups, grads[head])
-                   for name, kernel in backward.items()}
+        outputs = {
+            name: run_backward(kernel, feats, groups, grads[head])
+            for name, kernel in backward.items()
+        }
         if not torch.equal(outputs['mmcv'], outputs['ours']):
             raise SystemExit(f'{head}: gradients differ from mmcv\'s')
 
@@ -145,12 +157,12 @@ def main():
                 with torch.no_grad():
                     start = time.perf_counter()
                     run(kernels[name], feats, groups, size)
-                    times[('forward', head, name)].append(
-                        time.perf_counter() - start)
+                    times[('forward', head,
+                           name)].append(time.perf_counter() - start)
                 start = time.perf_counter()
                 run_backward(backward[name], feats, groups, grads[head])
-                times[('backward', head, name)].append(time.perf_counter() -
-                                                       start)
+                times[('backward', head,
+                       name)].append(time.perf_counter() - start)
 
     print(f'input {height}x{width}, {args.channels} channels, '
           f'{torch.get_num_threads()} threads, median of {args.repeats}; '
@@ -159,8 +171,10 @@ def main():
     for pass_ in ('forward', 'backward'):
         total = {'mmcv': 0.0, 'ours': 0.0}
         for head in heads:
-            median = {name: statistics.median(times[(pass_, head, name)])
-                      for name in kernels}
+            median = {
+                name: statistics.median(times[(pass_, head, name)])
+                for name in kernels
+            }
             for name in kernels:
                 total[name] += median[name]
             print(f'{pass_ + ", " + head:44s}{median["mmcv"] * 1e3:8.1f}ms'

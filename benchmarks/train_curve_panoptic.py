@@ -3,8 +3,8 @@
 Trains ``configs/panoptic_fpn/panoptic-fpn_tiny_synthetic.py`` with
 ``tools/train.py``, evaluating every ``--val-interval`` iterations, and
 prints one row per evaluation: iteration, training seconds so far (from
-the logged iteration times), PQ / PQ_th / PQ_st, segm AP and mIoU. The figures in README come
-from this script.
+the logged iteration times), PQ / PQ_th / PQ_st, segm AP and mIoU. The
+figures in README come from this script.
 
     python benchmarks/train_curve_panoptic.py [--data data/synthetic]
         [--work-dir work_dirs/curve] [--max-iters 300] [--val-interval 50]
@@ -29,9 +29,11 @@ def main():
     parser.add_argument('--work-dir', default='work_dirs/curve')
     parser.add_argument('--max-iters', type=int, default=300)
     parser.add_argument('--val-interval', type=int, default=50)
-    parser.add_argument('--no-train', action='store_true',
-                        help='only print the table of the last run in '
-                        '--work-dir (same --max-iters / --val-interval)')
+    parser.add_argument(
+        '--no-train',
+        action='store_true',
+        help='only print the table of the last run in '
+        '--work-dir (same --max-iters / --val-interval)')
     args = parser.parse_args()
 
     total = float('nan') if args.no_train else train(args)
@@ -40,14 +42,20 @@ def main():
 
 def train(args) -> float:
     if not osp.isdir(args.data):
-        subprocess.run([sys.executable,
-                        osp.join(ROOT, 'tools', 'make_synthetic_dataset.py'),
-                        args.data], check=True)
+        subprocess.run([
+            sys.executable,
+            osp.join(ROOT, 'tools', 'make_synthetic_dataset.py'), args.data
+        ],
+                       check=True)
     data_root = args.data.rstrip('/') + '/'
     start = time.time()
     subprocess.run([
-        sys.executable, osp.join(ROOT, 'tools', 'train.py'), CONFIG,
-        '--work-dir', args.work_dir, '--cfg-options',
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'),
+        CONFIG,
+        '--work-dir',
+        args.work_dir,
+        '--cfg-options',
         f'train_cfg.max_iters={args.max_iters}',
         f'train_cfg.val_interval={args.val_interval}',
         f'train_dataloader.dataset.data_root={data_root}',
@@ -55,13 +63,15 @@ def train(args) -> float:
         f'test_dataloader.dataset.data_root={data_root}',
         f'val_evaluator.ann_file={data_root}annotations/panoptic_val.json',
         f'val_evaluator.seg_prefix={data_root}annotations/panoptic_val/',
-    ], check=True)
+    ],
+                   check=True)
     return time.time() - start
 
 
 def report(args, total: float) -> None:
-    logs = sorted(glob.glob(osp.join(args.work_dir, '*', 'vis_data',
-                                     'scalars.json')), key=os.path.getmtime)
+    logs = sorted(
+        glob.glob(osp.join(args.work_dir, '*', 'vis_data', 'scalars.json')),
+        key=os.path.getmtime)
     with open(logs[-1]) as f:
         records = [json.loads(line) for line in f]
     # validation records carry step 0: the k-th one ran after iteration
@@ -76,8 +86,11 @@ def report(args, total: float) -> None:
             iter_times.append(record['time'])
         elif 'coco_panoptic/PQ' in record:
             step = min((len(rows) + 1) * args.val_interval, args.max_iters)
-            rows.append(dict(record, step=step,
-                             train_s=train_s + last_time * (step - logged)))
+            rows.append(
+                dict(
+                    record,
+                    step=step,
+                    train_s=train_s + last_time * (step - logged)))
     wall = '' if total != total else f', {total:.0f} s wall in all ' \
         '(training + evaluations)'
     print(f'\ntiny Panoptic FPN, {args.max_iters} iterations{wall}')

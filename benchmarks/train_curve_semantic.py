@@ -68,13 +68,17 @@ def format_row(row):
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data-root', default='data/synthetic',
-                        help='synthetic set; generated (240/40) if missing')
+    parser.add_argument(
+        '--data-root',
+        default='data/synthetic',
+        help='synthetic set; generated (240/40) if missing')
     parser.add_argument('--val-interval', type=int, default=50)
-    parser.add_argument('--max-iters', type=int,
-                        help='default: the config\'s (the schedule follows)')
-    parser.add_argument('--threads', type=int,
-                        help='torch CPU threads (default: torch\'s)')
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        help='default: the config\'s (the schedule follows)')
+    parser.add_argument(
+        '--threads', type=int, help='torch CPU threads (default: torch\'s)')
     parser.add_argument('--work-dir', help='default: a temporary folder')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()

@@ -32,17 +32,24 @@ def parse_args():
     parser.add_argument('--weights', help='checkpoint file')
     parser.add_argument('--out-dir', default='outputs')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--score-thr', type=float, default=None,
-                        help='override test_cfg.panoptic.score_thr')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=None,
+        help='override test_cfg.panoptic.score_thr')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value')
     return parser.parse_args()
 
 
 def list_images(inputs: str):
     if osp.isdir(inputs):
-        names = sorted(n for n in os.listdir(inputs)
-                       if n.lower().endswith(IMAGE_EXTENSIONS))
+        names = sorted(
+            n for n in os.listdir(inputs)
+            if n.lower().endswith(IMAGE_EXTENSIONS))
         if not names:
             raise SystemExit(f'{inputs}: no images in this folder')
         return [osp.join(inputs, n) for n in names]
@@ -78,27 +85,29 @@ def main():
         pan = result.pred_panoptic_seg
         id_map = pan.sem_seg[0].cpu().numpy()
         segments = pan.metainfo.get('segments_info', [])
-        drawn = visualizer.draw_panoptic(mmcv.bgr2rgb(image), id_map,
-                                         segments)
+        drawn = visualizer.draw_panoptic(mmcv.bgr2rgb(image), id_map, segments)
         mmcv.imwrite(drawn[..., ::-1],
                      osp.join(args.out_dir, f'{stem}_panoptic.jpg'))
-        mmcv.imwrite(id2rgb(id_map)[..., ::-1],
-                     osp.join(args.out_dir, f'{stem}.png'))
-        annotations.append(dict(
-            file_name=f'{stem}.png',
-            image=osp.basename(path),
-            segments_info=[
-                dict(id=int(s['id']),
-                     category_id=int(label2cat[s['category']]),
-                     category=meta['classes'][s['category']],
-                     isthing=int(bool(s['isthing'])),
-                     score=None if s.get('score') is None else float(
-                         s['score']),
-                     area=int(s['area'])) for s in segments
-            ]))
+        mmcv.imwrite(
+            id2rgb(id_map)[..., ::-1], osp.join(args.out_dir, f'{stem}.png'))
+        annotations.append(
+            dict(
+                file_name=f'{stem}.png',
+                image=osp.basename(path),
+                segments_info=[
+                    dict(
+                        id=int(s['id']),
+                        category_id=int(label2cat[s['category']]),
+                        category=meta['classes'][s['category']],
+                        isthing=int(bool(s['isthing'])),
+                        score=None
+                        if s.get('score') is None else float(s['score']),
+                        area=int(s['area'])) for s in segments
+                ]))
         print(f'{path}: {len(segments)} segments')
-    atomic_write(json.dumps(dict(annotations=annotations), indent=1),
-                 osp.join(args.out_dir, 'panoptic.json'))
+    atomic_write(
+        json.dumps(dict(annotations=annotations), indent=1),
+        osp.join(args.out_dir, 'panoptic.json'))
     print(f'results written to {args.out_dir}')
 
 

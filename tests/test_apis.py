@@ -22,7 +22,8 @@ def _options(root):
 
 
 def test_init_and_inference(synthetic_root):
-    model = init_model(TINY, device='cpu', cfg_options=_options(synthetic_root))
+    model = init_model(
+        TINY, device='cpu', cfg_options=_options(synthetic_root))
     # class names come from the annotation file, not mmdet's COCO fallback
     assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle',
                                              'sky', 'water', 'grass')
@@ -41,18 +42,23 @@ def test_init_and_inference(synthetic_root):
 
 def test_image_demo_writes_picture_png_and_json(synthetic_root, tmp_path):
     out = tmp_path / 'out'
-    cmd = [sys.executable, osp.join(ROOT, 'demo', 'image_demo.py'),
-           osp.join(synthetic_root, 'val', '000002.jpg'), TINY,
-           '--out-dir', str(out), '--score-thr', '0.0']
-    cmd += ['--cfg-options', f'test_dataloader.dataset.data_root={synthetic_root}']
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'demo', 'image_demo.py'),
+        osp.join(synthetic_root, 'val', '000002.jpg'), TINY, '--out-dir',
+        str(out), '--score-thr', '0.0'
+    ]
+    cmd += [
+        '--cfg-options', f'test_dataloader.dataset.data_root={synthetic_root}'
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / '000002_panoptic.jpg').exists()
     assert (out / '000002.png').exists()
     content = json.loads((out / 'panoptic.json').read_text())
     segments = content['annotations'][0]['segments_info']
-    assert segments and {s['category_id'] for s in segments} <= {
-        1, 2, 4, 5, 7, 9}
+    assert segments and {s['category_id']
+                         for s in segments} <= {1, 2, 4, 5, 7, 9}
 
 
 def test_checkpoint_that_does_not_fit_is_refused(synthetic_root, tmp_path):
@@ -60,13 +66,18 @@ def test_checkpoint_that_does_not_fit_is_refused(synthetic_root, tmp_path):
     import torch
     model = init_model(TINY, cfg_options=_options(synthetic_root))
     path = tmp_path / 'tiny.pth'
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=model.dataset_meta)), path)
-    reloaded = init_model(TINY, str(path), cfg_options=_options(synthetic_root))
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=model.dataset_meta)), path)
+    reloaded = init_model(
+        TINY, str(path), cfg_options=_options(synthetic_root))
     assert reloaded.dataset_meta['label2cat'] == (1, 4, 7, 2, 5, 9)
     other = dict(_options(synthetic_root))
     other['model.semantic_head.num_stuff_classes'] = 5
-    with pytest.raises(ValueError, match=r'tiny.pth: 2 tensors do not fit.*'
-                       r'\n  semantic_head.conv_logits.weight: checkpoint '
-                       r'\(4, 64, 1, 1\) vs model \(6, 64, 1, 1\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'tiny.pth: 2 tensors do not fit.*'
+            r'\n  semantic_head.conv_logits.weight: checkpoint '
+            r'\(4, 64, 1, 1\) vs model \(6, 64, 1, 1\)'):
         init_model(TINY, str(path), cfg_options=other)

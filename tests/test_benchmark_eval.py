@@ -20,14 +20,14 @@ def bench():
 
 @pytest.fixture
 def dataset(bench, tmp_path):
-    return bench.write_dataset(str(tmp_path), num_images=2, seed=3,
-                               shape=(48, 64))
+    return bench.write_dataset(
+        str(tmp_path), num_images=2, seed=3, shape=(48, 64))
 
 
 def test_offline_pq_agrees_with_the_reference(bench, dataset):
     with bench.panopticapi_standin():
-        reference = bench.reference_offline(
-            dataset, bench.load_annotation_set(dataset))
+        reference = bench.reference_offline(dataset,
+                                            bench.load_annotation_set(dataset))
     ours = bench.ours_offline(dataset)
     assert ours.to_dict()  # something was counted
     assert bench.disagreements(reference, ours, dataset.categories) == []
@@ -40,29 +40,28 @@ def test_offline_pq_agrees_with_the_reference(bench, dataset):
 def test_online_metrics_agree_with_the_reference(bench, dataset):
     num_images = len(dataset.image_ids)
     with bench.panopticapi_standin():
-        reference = bench.reference_offline(
-            dataset, bench.load_annotation_set(dataset))
+        reference = bench.reference_offline(dataset,
+                                            bench.load_annotation_set(dataset))
         mmdet_metric = bench.make_mmdet_metric(dataset)
         bench.time_online(mmdet_metric,
-                          lambda i: bench.mmdet_sample(dataset, i),
-                          num_images)
+                          lambda i: bench.mmdet_sample(dataset, i), num_images)
         mmdet_stat = bench.mmdet_online_stat(mmdet_metric)
     assert bench.disagreements(reference, bench.standin_as_ours(mmdet_stat),
                                dataset.categories) == []
-    for metrics, full in (('pq', False), (['pq', 'bbox', 'segm', 'miou'],
-                                          True)):
+    for metrics, full in (('pq', False), (['pq', 'bbox', 'segm',
+                                           'miou'], True)):
         metric = bench.make_ours_metric(dataset, metrics)
-        bench.time_online(
-            metric, lambda i: bench.ours_sample(dataset, i, full, 4),
-            num_images)
+        bench.time_online(metric,
+                          lambda i: bench.ours_sample(dataset, i, full, 4),
+                          num_images)
         assert bench.disagreements(reference, bench.ours_online_stat(metric),
                                    dataset.categories) == []
 
 
 def test_run_benchmark_and_report(bench, dataset):
     with bench.panopticapi_standin():
-        result = bench.run_benchmark(dataset, rounds=1, num_dets=4,
-                                     log=lambda line: None)
+        result = bench.run_benchmark(
+            dataset, rounds=1, num_dets=4, log=lambda line: None)
     assert set(result['times']) == set(bench.METHODS)
     assert all(problems == [] for problems in result['problems'].values())
     report = bench.format_report(result)

@@ -12,8 +12,7 @@ from mmpanfpn.models import PanopticFPN
 from mmpanfpn.registry import MODELS
 
 CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
-    'panoptic_fpn')
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'panoptic_fpn')
 CONFIGS = sorted(
     osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
 # configs whose forward pass is checked
@@ -86,9 +85,9 @@ def test_backbone_swap_runs_forward(name):
 
 @pytest.mark.parametrize('name', CONFIGS)
 def test_checkpoint_and_seed_hooks_are_ours(name):
-    """The default runtime gives every config the kill-safe checkpoint hook
-    (in the mmpanfpn scope, although mmdet's base tags it 'mmdet') and the
-    per-iteration reseeding that makes a resume exact."""
+    """The default runtime gives every config the kill-safe checkpoint hook (in
+    the mmpanfpn scope, although mmdet's base tags it 'mmdet') and the per-
+    iteration reseeding that makes a resume exact."""
     from mmengine.registry import HOOKS, DefaultScope
 
     from mmpanfpn.engine.hooks import AtomicCheckpointHook, IterSeedHook

@@ -12,19 +12,23 @@ from mmengine.config import Config
 from mmpanfpn.datasets import id2rgb
 from mmpanfpn.registry import DATASETS
 
-CONFIG_DIR = osp.join(osp.dirname(__file__), '..', 'configs', '_base_',
-                      'datasets')
+CONFIG_DIR = osp.join(
+    osp.dirname(__file__), '..', 'configs', '_base_', 'datasets')
 
 # A few real Cityscapes categories (label ids, isthing as cityscapesscripts
 # writes them) and ADE20K-style ones, stuff listed before things.
-CITYSCAPES_CATS = [dict(id=7, name='road', isthing=0),
-                   dict(id=11, name='building', isthing=0),
-                   dict(id=24, name='person', isthing=1),
-                   dict(id=26, name='car', isthing=1)]
-ADE_CATS = [dict(id=0, name='wall', isthing=0),
-            dict(id=7, name='bed', isthing=1),
-            dict(id=3, name='floor', isthing=0),
-            dict(id=12, name='person', isthing=1)]
+CITYSCAPES_CATS = [
+    dict(id=7, name='road', isthing=0),
+    dict(id=11, name='building', isthing=0),
+    dict(id=24, name='person', isthing=1),
+    dict(id=26, name='car', isthing=1)
+]
+ADE_CATS = [
+    dict(id=0, name='wall', isthing=0),
+    dict(id=7, name='bed', isthing=1),
+    dict(id=3, name='floor', isthing=0),
+    dict(id=12, name='person', isthing=1)
+]
 
 
 def _scene(h=32, w=48):
@@ -43,12 +47,18 @@ def _write(root, ann_path, pan_dir, img_path, img_file_name, pan_file_name,
     image, ids = _scene()
     stuff = [c for c in cats if not c['isthing']]
     things = [c for c in cats if c['isthing']]
-    segs = [dict(id=1001, category_id=stuff[0]['id'], iscrowd=0),
-            dict(id=1002, category_id=stuff[1]['id'], iscrowd=0),
-            dict(id=2001, category_id=things[0]['id'], iscrowd=0,
-                 bbox=[4, 4, 8, 8]),
-            dict(id=2002, category_id=things[1]['id'], iscrowd=0,
-                 bbox=[30, 20, 10, 8])]
+    segs = [
+        dict(id=1001, category_id=stuff[0]['id'], iscrowd=0),
+        dict(id=1002, category_id=stuff[1]['id'], iscrowd=0),
+        dict(
+            id=2001, category_id=things[0]['id'], iscrowd=0, bbox=[4, 4, 8,
+                                                                   8]),
+        dict(
+            id=2002,
+            category_id=things[1]['id'],
+            iscrowd=0,
+            bbox=[30, 20, 10, 8])
+    ]
     for seg in segs:
         seg['area'] = int((ids == seg['id']).sum())
     os.makedirs(osp.dirname(osp.join(root, img_path)), exist_ok=True)
@@ -56,10 +66,10 @@ def _write(root, ann_path, pan_dir, img_path, img_file_name, pan_file_name,
     cv2.imwrite(osp.join(root, img_path), image)
     cv2.imwrite(osp.join(root, pan_dir, pan_file_name), id2rgb(ids)[..., ::-1])
     content = dict(
-        images=[dict(id='img0', file_name=img_file_name, height=32,
-                     width=48)],
-        annotations=[dict(image_id='img0', file_name=pan_file_name,
-                          segments_info=segs)],
+        images=[dict(id='img0', file_name=img_file_name, height=32, width=48)],
+        annotations=[
+            dict(image_id='img0', file_name=pan_file_name, segments_info=segs)
+        ],
         categories=cats)
     with open(osp.join(root, ann_path), 'w') as f:
         json.dump(content, f)
@@ -94,26 +104,30 @@ def test_cityscapes_layout(tmp_path, split):
     """createPanopticImgs' output after tools/dataset_converters/
     cityscapes_panoptic.py: PNG images in city folders."""
     stem = 'frankfurt_000000_000294'
-    ids = _write(
-        tmp_path, f'gtFine/cityscapes_panoptic_{split}.json',
-        f'gtFine/cityscapes_panoptic_{split}',
-        f'leftImg8bit/{split}/frankfurt/{stem}_leftImg8bit.png',
-        f'frankfurt/{stem}_leftImg8bit.png', f'{stem}_gtFine_panoptic.png',
-        CITYSCAPES_CATS)
-    _check(_build('cityscapes_panoptic.py', tmp_path, split), ids,
-           ('person', 'car'))
+    ids = _write(tmp_path, f'gtFine/cityscapes_panoptic_{split}.json',
+                 f'gtFine/cityscapes_panoptic_{split}',
+                 f'leftImg8bit/{split}/frankfurt/{stem}_leftImg8bit.png',
+                 f'frankfurt/{stem}_leftImg8bit.png',
+                 f'{stem}_gtFine_panoptic.png', CITYSCAPES_CATS)
+    _check(
+        _build('cityscapes_panoptic.py', tmp_path, split), ids,
+        ('person', 'car'))
 
 
 def test_cityscapes_converter_prefixes_city(tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'conv', osp.join(osp.dirname(__file__), '..', 'tools',
-                         'dataset_converters', 'cityscapes_panoptic.py'))
+        'conv',
+        osp.join(
+            osp.dirname(__file__), '..', 'tools', 'dataset_converters',
+            'cityscapes_panoptic.py'))
     conv = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conv)
     path = tmp_path / 'x.json'
-    path.write_text(json.dumps(dict(images=[
-        dict(file_name='ulm_000001_000019_leftImg8bit.png')])))
+    path.write_text(
+        json.dumps(
+            dict(images=[dict(
+                file_name='ulm_000001_000019_leftImg8bit.png')])))
     assert conv.add_city_folders(str(path)) == 1
     assert conv.add_city_folders(str(path)) == 0  # idempotent
     assert json.loads(path.read_text())['images'][0]['file_name'] == \
@@ -124,28 +138,31 @@ def test_ade20k_layout(tmp_path):
     ids = _write(tmp_path, 'ade20k_panoptic_val.json', 'ade20k_panoptic_val',
                  'images/validation/ADE_val_00000001.jpg',
                  'ADE_val_00000001.jpg', 'ADE_val_00000001.png', ADE_CATS)
-    _check(_build('ade20k_panoptic.py', tmp_path, 'val'), ids,
-           ('bed', 'person'))
+    _check(
+        _build('ade20k_panoptic.py', tmp_path, 'val'), ids, ('bed', 'person'))
 
 
 def test_coco_layout(tmp_path):
-    coco_cats = [dict(id=1, name='person', isthing=1),
-                 dict(id=3, name='car', isthing=1),
-                 dict(id=149, name='rug-merged', isthing=0),
-                 dict(id=184, name='tree-merged', isthing=0)]
+    coco_cats = [
+        dict(id=1, name='person', isthing=1),
+        dict(id=3, name='car', isthing=1),
+        dict(id=149, name='rug-merged', isthing=0),
+        dict(id=184, name='tree-merged', isthing=0)
+    ]
     ids = _write(tmp_path, 'annotations/panoptic_val2017.json',
                  'annotations/panoptic_val2017', 'val2017/000000000139.jpg',
                  '000000000139.jpg', '000000000139.png', coco_cats)
-    _check(_build('coco_panoptic.py', tmp_path, 'val'), ids,
-           ('person', 'car'))
+    _check(_build('coco_panoptic.py', tmp_path, 'val'), ids, ('person', 'car'))
 
 
 def test_panoptic_to_semantic_converter(synthetic_root, tmp_path):
     """Labels follow the dataset's label space (things first)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'p2s', osp.join(osp.dirname(__file__), '..', 'tools',
-                        'dataset_converters', 'panoptic2semantic.py'))
+        'p2s',
+        osp.join(
+            osp.dirname(__file__), '..', 'tools', 'dataset_converters',
+            'panoptic2semantic.py'))
     p2s = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(p2s)
     out = tmp_path / 'sem'
@@ -160,19 +177,22 @@ def test_panoptic_to_semantic_converter(synthetic_root, tmp_path):
     to_file_order = {0: 0, 1: 2, 2: 4, 3: 1, 4: 3, 5: 5, 255: 255}
     for name in ('000000.png', '000005.png'):
         ours = cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED)
-        view = cv2.imread(osp.join(synthetic_root, 'semantic', 'val', name),
-                          cv2.IMREAD_UNCHANGED)
+        view = cv2.imread(
+            osp.join(synthetic_root, 'semantic', 'val', name),
+            cv2.IMREAD_UNCHANGED)
         mapped = np.vectorize(to_file_order.get)(ours)
         assert (mapped == view).all()
 
 
 def test_ade20k_converter_then_load(tmp_path):
-    """A 2-image fake ADEChallengeData2016 through the converter, then the
-    base config loads it."""
+    """A 2-image fake ADEChallengeData2016 through the converter, then the base
+    config loads it."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'ade', osp.join(osp.dirname(__file__), '..', 'tools',
-                        'dataset_converters', 'ade20k_panoptic.py'))
+        'ade',
+        osp.join(
+            osp.dirname(__file__), '..', 'tools', 'dataset_converters',
+            'ade20k_panoptic.py'))
     ade = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ade)
     cats = ade.ade20k_categories()
@@ -190,12 +210,14 @@ def test_ade20k_converter_then_load(tmp_path):
     instance = np.zeros((16, 20, 3), np.uint8)
     instance[4:10, 4:10] = (1, 1, 0)  # R: 1st thing class ('bed'), G: id 1
     for stem in ('ADE_val_00000001', 'ADE_val_00000002'):
-        cv2.imwrite(str(root / 'images' / 'validation' / f'{stem}.jpg'),
-                    np.zeros((16, 20, 3), np.uint8))
-        cv2.imwrite(str(root / 'annotations' / 'validation' / f'{stem}.png'),
-                    semantic)
-        cv2.imwrite(str(root / 'annotations_instance' / 'validation' /
-                        f'{stem}.png'), instance[..., ::-1])
+        cv2.imwrite(
+            str(root / 'images' / 'validation' / f'{stem}.jpg'),
+            np.zeros((16, 20, 3), np.uint8))
+        cv2.imwrite(
+            str(root / 'annotations' / 'validation' / f'{stem}.png'), semantic)
+        cv2.imwrite(
+            str(root / 'annotations_instance' / 'validation' / f'{stem}.png'),
+            instance[..., ::-1])
     assert ade.convert_split(str(root), 'val') == 2
     content = json.loads((root / 'ade20k_panoptic_val.json').read_text())
     segs = content['annotations'][0]['segments_info']

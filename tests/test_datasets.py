@@ -1,4 +1,5 @@
-"""The panoptic data layer: format helpers, synthetic set, dataset, transform."""
+"""The panoptic data layer: format helpers, synthetic set, dataset,
+transform."""
 import copy
 import hashlib
 import json
@@ -10,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmpanfpn.datasets import (CocoPanopticDataset, LoadPanopticAnnotations,
-                               id2rgb, read_panoptic_png, rgb2id)
+from mmpanfpn.datasets import (LoadPanopticAnnotations, id2rgb,
+                               read_panoptic_png, rgb2id)
 from mmpanfpn.datasets.synthetic import (CATEGORIES, SEMANTIC_CLASSES,
                                          make_synthetic_panoptic)
 from mmpanfpn.registry import DATASETS
@@ -27,7 +28,8 @@ def _dataset(root, split='train', **kwargs):
         type='CocoPanopticDataset',
         data_root=root,
         ann_file=f'annotations/panoptic_{split}.json',
-        data_prefix=dict(img=f'{split}/', seg=f'annotations/panoptic_{split}/'),
+        data_prefix=dict(
+            img=f'{split}/', seg=f'annotations/panoptic_{split}/'),
         pipeline=[])
     cfg.update(kwargs)
     return DATASETS.build(cfg)
@@ -138,15 +140,19 @@ def test_metainfo_order_is_followed_and_validated(synthetic_root):
             stuff_classes=('grass', 'sky', 'water')))
     assert ds.metainfo['label2cat'] == (7, 1, 4, 9, 2, 5)
 
-    with pytest.raises(ValueError, match=r'panoptic_train.json.*thing_classes'
-                       r'.*missing \[\'triangle\'\]'):
-        _dataset(synthetic_root,
-                 metainfo=dict(thing_classes=('circle', 'square')))
-    with pytest.raises(ValueError, match=r"thing_classes.*wrong kind \['sky'\]"):
-        _dataset(synthetic_root,
-                 metainfo=dict(
-                     thing_classes=('circle', 'square', 'triangle', 'sky'),
-                     stuff_classes=('water', 'grass')))
+    with pytest.raises(
+            ValueError,
+            match=r'panoptic_train.json.*thing_classes'
+            r'.*missing \[\'triangle\'\]'):
+        _dataset(
+            synthetic_root, metainfo=dict(thing_classes=('circle', 'square')))
+    with pytest.raises(
+            ValueError, match=r"thing_classes.*wrong kind \['sky'\]"):
+        _dataset(
+            synthetic_root,
+            metainfo=dict(
+                thing_classes=('circle', 'square', 'triangle', 'sky'),
+                stuff_classes=('water', 'grass')))
     with pytest.raises(ValueError, match="classes.*'dog'"):
         _dataset(synthetic_root, metainfo=dict(classes=('dog', )))
 
@@ -162,8 +168,9 @@ def test_filter_empty_gt(synthetic_root):
     full = _dataset(synthetic_root)
     with_things = _dataset(
         synthetic_root, filter_cfg=dict(filter_empty_gt=True))
-    stuff_only = [i for i in range(len(full))
-                  if not full.get_data_info(i)['instances']]
+    stuff_only = [
+        i for i in range(len(full)) if not full.get_data_info(i)['instances']
+    ]
     assert len(with_things) == len(full) - len(stuff_only) > 0
     with pytest.raises(ValueError, match='no image left after filtering'):
         _dataset(synthetic_root, filter_cfg=dict(min_size=10000))
@@ -182,9 +189,9 @@ def test_transform_outputs(synthetic_root):
         for s in info['segments_info']:
             # every segment (crowd included) keeps its class in gt_seg_map
             assert (seg[ids == s['id']] == s['category']).all()
-            assert (s['category'] < 3) == (CATEGORIES[[
-                c['id'] for c in CATEGORIES
-            ].index(s['category_id'])]['isthing'] == 1)
+            assert (s['category'] < 3) == (
+                CATEGORIES[[c['id'] for c in CATEGORIES
+                            ].index(s['category_id'])]['isthing'] == 1)
         crowd = [s['id'] for s in info['segments_info'] if s['iscrowd']]
         instance_ids = [i['segment_id'] for i in info['instances']]
         assert not set(crowd) & set(instance_ids)
@@ -202,17 +209,22 @@ def test_transform_by_hand(tmp_path):
     ann = dict(
         images=[dict(id=1, file_name='a.jpeg', height=2, width=3)],
         annotations=[
-            dict(image_id=1, file_name='a_panoptic.png', segments_info=[
-                dict(id=5, category_id=10, iscrowd=0, bbox=[0, 0, 2, 1]),
-                dict(id=7, category_id=10, iscrowd=1, bbox=[0, 1, 1, 1]),
-                dict(id=9, category_id=3, iscrowd=0, bbox=[1, 1, 2, 1]),
-            ])
+            dict(
+                image_id=1,
+                file_name='a_panoptic.png',
+                segments_info=[
+                    dict(id=5, category_id=10, iscrowd=0, bbox=[0, 0, 2, 1]),
+                    dict(id=7, category_id=10, iscrowd=1, bbox=[0, 1, 1, 1]),
+                    dict(id=9, category_id=3, iscrowd=0, bbox=[1, 1, 2, 1]),
+                ])
         ],
-        categories=[dict(id=3, name='road', isthing=0),
-                    dict(id=10, name='car', isthing=1)])
+        categories=[
+            dict(id=3, name='road', isthing=0),
+            dict(id=10, name='car', isthing=1)
+        ])
     root = _write_custom(tmp_path, ann, {'a_panoptic.png': ids})
-    ds = _dataset(root, ann_file='ann.json',
-                  data_prefix=dict(img='img/', seg='pan/'))
+    ds = _dataset(
+        root, ann_file='ann.json', data_prefix=dict(img='img/', seg='pan/'))
     info = ds.get_data_info(0)
     assert info['img_path'].endswith(osp.join('img', 'a.jpeg'))
     assert info['seg_map_path'].endswith(osp.join('pan', 'a_panoptic.png'))
@@ -253,7 +265,8 @@ def _rewrite(path, content):
 def test_error_not_json(custom):
     root, path, _ = custom
     path.write_text('{"images": [')
-    with pytest.raises(ValueError, match='panoptic_train.json.*not valid JSON'):
+    with pytest.raises(
+            ValueError, match='panoptic_train.json.*not valid JSON'):
         _dataset(root)
 
 
@@ -271,8 +284,10 @@ def test_error_unknown_and_duplicate_category(custom):
     bad = copy.deepcopy(content)
     bad['annotations'][0]['segments_info'][0]['category_id'] = 99
     _rewrite(path, bad)
-    with pytest.raises(ValueError, match=r'annotations\[0\].segments_info\[0\]'
-                       r': category_id 99'):
+    with pytest.raises(
+            ValueError,
+            match=r'annotations\[0\].segments_info\[0\]'
+            r': category_id 99'):
         _dataset(root)
     bad = copy.deepcopy(content)
     bad['categories'].append(dict(bad['categories'][0], name='other'))
@@ -286,9 +301,10 @@ def test_error_png_and_json_disagree(custom):
     bad = copy.deepcopy(content)
     dropped = bad['annotations'][0]['segments_info'].pop()
     _rewrite(path, bad)
-    with pytest.raises(ValueError,
-                       match=f'000000.png: segment id {dropped["id"]} is in '
-                       'the PNG but not in the JSON'):
+    with pytest.raises(
+            ValueError,
+            match=f'000000.png: segment id {dropped["id"]} is in '
+            'the PNG but not in the JSON'):
         _load(_dataset(root), 0)
     bad = copy.deepcopy(content)
     bad['annotations'][0]['segments_info'].append(

@@ -18,36 +18,78 @@ TOOL = osp.join(REPO, 'tools', 'eval_panoptic.py')
 
 PERSON, CAR, SKY, TREE = 1, 2, 3, 4
 CATEGORIES = [
-    {'id': PERSON, 'name': 'person', 'isthing': 1},
-    {'id': CAR, 'name': 'car', 'isthing': 1},
-    {'id': SKY, 'name': 'sky', 'isthing': 0},
-    {'id': TREE, 'name': 'tree', 'isthing': 0},
+    {
+        'id': PERSON,
+        'name': 'person',
+        'isthing': 1
+    },
+    {
+        'id': CAR,
+        'name': 'car',
+        'isthing': 1
+    },
+    {
+        'id': SKY,
+        'name': 'sky',
+        'isthing': 0
+    },
+    {
+        'id': TREE,
+        'name': 'tree',
+        'isthing': 0
+    },
 ]
 # ids above 255 use the G and B channels of the PNG
 P, S = 1000, 70000
 # both images: a 2x2 person (P) in a corner, sky (S) everywhere else
-GT_IDS = np.array([[P, P, S, S],
-                   [P, P, S, S],
-                   [S, S, S, S]])
-GT_SEGMENTS = [{'id': P, 'category_id': PERSON, 'iscrowd': 0, 'area': 4},
-               {'id': S, 'category_id': SKY, 'iscrowd': 0, 'area': 8}]
+GT_IDS = np.array([[P, P, S, S], [P, P, S, S], [S, S, S, S]])
+GT_SEGMENTS = [{
+    'id': P,
+    'category_id': PERSON,
+    'iscrowd': 0,
+    'area': 4
+}, {
+    'id': S,
+    'category_id': SKY,
+    'iscrowd': 0,
+    'area': 8
+}]
 # image 1: predicted exactly. image 2: the person predicted as a car.
 PRED_SEGMENTS = {
-    1: [{'id': P, 'category_id': PERSON}, {'id': S, 'category_id': SKY}],
-    2: [{'id': P, 'category_id': CAR}, {'id': S, 'category_id': SKY}],
+    1: [{
+        'id': P,
+        'category_id': PERSON
+    }, {
+        'id': S,
+        'category_id': SKY
+    }],
+    2: [{
+        'id': P,
+        'category_id': CAR
+    }, {
+        'id': S,
+        'category_id': SKY
+    }],
 }
 # person: TP 1 (IoU 1), FN 1 -> PQ 1/1.5 = 2/3, SQ 1, RQ 2/3
 # car:    FP 1               -> PQ 0, SQ 0, RQ 0
 # sky:    TP 2 (IoU 1 + 1)   -> PQ 1, SQ 1, RQ 1
 # tree:   nothing            -> left out of the means
 EXPECTED = {
-    'PQ': 100 * (2 / 3 + 0 + 1) / 3, 'SQ': 100 * (1 + 0 + 1) / 3,
+    'PQ': 100 * (2 / 3 + 0 + 1) / 3,
+    'SQ': 100 * (1 + 0 + 1) / 3,
     'RQ': 100 * (2 / 3 + 0 + 1) / 3,
-    'PQ_th': 100 * (2 / 3 + 0) / 2, 'SQ_th': 100 * (1 + 0) / 2,
+    'PQ_th': 100 * (2 / 3 + 0) / 2,
+    'SQ_th': 100 * (1 + 0) / 2,
     'RQ_th': 100 * (2 / 3 + 0) / 2,
-    'PQ_st': 100.0, 'SQ_st': 100.0, 'RQ_st': 100.0,
-    'num_images': 2, 'num_categories': 4, 'num_evaluated': 3,
-    'num_evaluated_th': 2, 'num_evaluated_st': 1,
+    'PQ_st': 100.0,
+    'SQ_st': 100.0,
+    'RQ_st': 100.0,
+    'num_images': 2,
+    'num_categories': 4,
+    'num_evaluated': 3,
+    'num_evaluated_th': 2,
+    'num_evaluated_st': 1,
 }
 
 
@@ -56,8 +98,8 @@ def write_png(path, id_map):
 
 
 def write_dataset(root):
-    """``root/{gt,pred}/*.png`` and ``root/{gt,pred}.json``; returns the
-    CLI arguments that read them."""
+    """``root/{gt,pred}/*.png`` and ``root/{gt,pred}.json``; returns the CLI
+    arguments that read them."""
     gt_anns, pred_anns = [], []
     for folder in ('gt', 'pred'):
         os.makedirs(root / folder)
@@ -65,18 +107,37 @@ def write_dataset(root):
         file_name = f'{image_id:06d}.png'
         write_png(root / 'gt' / file_name, GT_IDS)
         write_png(root / 'pred' / file_name, GT_IDS)
-        gt_anns.append({'image_id': image_id, 'file_name': file_name,
-                        'segments_info': GT_SEGMENTS})
-        pred_anns.append({'image_id': image_id, 'file_name': file_name,
-                          'segments_info': PRED_SEGMENTS[image_id]})
-    (root / 'gt.json').write_text(json.dumps({
-        'images': [{'id': i, 'file_name': f'{i:06d}.jpg', 'height': 3,
-                    'width': 4} for i in (1, 2)],
-        'annotations': gt_anns, 'categories': CATEGORIES}))
+        gt_anns.append({
+            'image_id': image_id,
+            'file_name': file_name,
+            'segments_info': GT_SEGMENTS
+        })
+        pred_anns.append({
+            'image_id': image_id,
+            'file_name': file_name,
+            'segments_info': PRED_SEGMENTS[image_id]
+        })
+    (root / 'gt.json').write_text(
+        json.dumps({
+            'images': [{
+                'id': i,
+                'file_name': f'{i:06d}.jpg',
+                'height': 3,
+                'width': 4
+            } for i in (1, 2)],
+            'annotations':
+            gt_anns,
+            'categories':
+            CATEGORIES
+        }))
     (root / 'pred.json').write_text(json.dumps({'annotations': pred_anns}))
-    return ['--gt-json', str(root / 'gt.json'), '--gt-dir', str(root / 'gt'),
-            '--pred-json', str(root / 'pred.json'),
-            '--pred-dir', str(root / 'pred')]
+    return [
+        '--gt-json',
+        str(root / 'gt.json'), '--gt-dir',
+        str(root / 'gt'), '--pred-json',
+        str(root / 'pred.json'), '--pred-dir',
+        str(root / 'pred')
+    ]
 
 
 def run_cli(args):
@@ -84,8 +145,13 @@ def run_cli(args):
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
-    return subprocess.run([sys.executable, TOOL] + args, cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, TOOL] + args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120)
 
 
 def run_cli_here(args, monkeypatch) -> int:
@@ -113,24 +179,43 @@ def test_cli_matches_hand_computed_values(tmp_path, monkeypatch, capsys):
     assert proc.returncode == 0, proc.stderr
     assert 'person' in proc.stdout and 'Things' in proc.stdout
     # no pool
-    assert run_cli_here(args + ['--nproc', '1', '--out',
-                                str(tmp_path / 'b.json')], monkeypatch) == 0
+    assert run_cli_here(
+        args + ['--nproc', '1', '--out',
+                str(tmp_path / 'b.json')], monkeypatch) == 0
     assert 'person' in capsys.readouterr().out
-    with_pool, without_pool = (json.loads((tmp_path / name).read_text())
-                               for name in ('a.json', 'b.json'))
+    with_pool, without_pool = (
+        json.loads((tmp_path / name).read_text())
+        for name in ('a.json', 'b.json'))
     assert with_pool == without_pool
     assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
 
     metrics = with_pool
     for key, value in EXPECTED.items():
         assert metrics[key] == pytest.approx(value), key
-    assert metrics['classwise']['person'] == pytest.approx(
-        {'PQ': 200 / 3, 'SQ': 100.0, 'RQ': 200 / 3, 'TP': 1, 'FP': 0,
-         'FN': 1})
+    assert metrics['classwise']['person'] == pytest.approx({
+        'PQ': 200 / 3,
+        'SQ': 100.0,
+        'RQ': 200 / 3,
+        'TP': 1,
+        'FP': 0,
+        'FN': 1
+    })
     assert metrics['classwise']['car'] == {
-        'PQ': 0.0, 'SQ': 0.0, 'RQ': 0.0, 'TP': 0, 'FP': 1, 'FN': 0}
+        'PQ': 0.0,
+        'SQ': 0.0,
+        'RQ': 0.0,
+        'TP': 0,
+        'FP': 1,
+        'FN': 0
+    }
     assert metrics['classwise']['tree'] == {
-        'PQ': 0.0, 'SQ': 0.0, 'RQ': 0.0, 'TP': 0, 'FP': 0, 'FN': 0}
+        'PQ': 0.0,
+        'SQ': 0.0,
+        'RQ': 0.0,
+        'TP': 0,
+        'FP': 0,
+        'FN': 0
+    }
     assert metrics['num_area_mismatches'] == 0
 
 

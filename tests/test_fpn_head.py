@@ -104,8 +104,8 @@ def test_heads_are_the_expected_classes(segmentors):
 
 
 def test_scoped_type_resolves_from_the_mmseg_scope():
-    """In an mmseg config (default scope mmseg), type='mmpanfpn.FPNHead'
-    is our head, as 'mmseg.FPNHead' is mmseg's from ours."""
+    """In an mmseg config (default scope mmseg), type='mmpanfpn.FPNHead' is our
+    head, as 'mmseg.FPNHead' is mmseg's from ours."""
     from mmpanfpn.models import FPNHead
     cfg = copy.deepcopy(SEGMENTOR)
     cfg['decode_head']['type'] = 'mmpanfpn.FPNHead'
@@ -137,8 +137,7 @@ def test_tensor_logits_match_mmseg(segmentors, size):
         expected = reference(inputs, mode='tensor')
         actual = ours(inputs, mode='tensor')
     h, w = size
-    assert actual.shape == (2, NUM_CLASSES, math.ceil(h / 4),
-                            math.ceil(w / 4))
+    assert actual.shape == (2, NUM_CLASSES, math.ceil(h / 4), math.ceil(w / 4))
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -150,8 +149,8 @@ def test_predicted_seg_logits_match_mmseg(segmentors, size):
     inputs = torch.randn(2, 3, h, w, generator=gen)
 
     def samples():  # resized inputs: predictions go back to ori_shape
-        meta = dict(img_shape=size, pad_shape=size,
-                    ori_shape=(2 * h - 3, w + 5))
+        meta = dict(
+            img_shape=size, pad_shape=size, ori_shape=(2 * h - 3, w + 5))
         return [SegDataSample(metainfo=meta) for _ in range(2)]
 
     with torch.no_grad():
@@ -159,9 +158,8 @@ def test_predicted_seg_logits_match_mmseg(segmentors, size):
         actual = ours.predict(inputs, samples())
     for mine, theirs in zip(actual, expected):
         assert mine.seg_logits.data.shape == (NUM_CLASSES, 2 * h - 3, w + 5)
-        torch.testing.assert_close(mine.seg_logits.data,
-                                   theirs.seg_logits.data,
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            mine.seg_logits.data, theirs.seg_logits.data, rtol=1e-5, atol=1e-5)
 
 
 def test_losses_match_mmseg(segmentors):
@@ -171,8 +169,10 @@ def test_losses_match_mmseg(segmentors):
     labels = torch.randint(0, NUM_CLASSES, (2, 1, 96, 80), generator=gen)
     labels[:, :, :10] = 255  # ignored rows
     samples = [
-        SegDataSample(gt_sem_seg=PixelData(data=label), metainfo=dict(
-            img_shape=(96, 80), pad_shape=(96, 80))) for label in labels
+        SegDataSample(
+            gt_sem_seg=PixelData(data=label),
+            metainfo=dict(img_shape=(96, 80), pad_shape=(96, 80)))
+        for label in labels
     ]
     with torch.no_grad():
         expected = reference.loss(inputs, samples)
@@ -196,7 +196,10 @@ def build_head(**kwargs):
 
 
 def pyramid(batch=2, size=16, channels=(8, 8, 8, 8)):
-    """Levels of side size, size/2, ... as an FPN gives for a 4*size input."""
+    """Levels of side size, size/2, ...
+
+    as an FPN gives for a 4*size input.
+    """
     return [
         torch.randn(batch, c, size >> i, size >> i)
         for i, c in enumerate(channels)
@@ -207,8 +210,8 @@ def test_output_is_at_the_finest_selected_scale():
     head = build_head()
     assert head(pyramid()).shape == (2, 3, 16, 16)
     # only the three coarsest levels, starting at stride 8
-    head = build_head(in_channels=[8, 8, 8], in_index=[1, 2, 3],
-                      feature_strides=[8, 16, 32])
+    head = build_head(
+        in_channels=[8, 8, 8], in_index=[1, 2, 3], feature_strides=[8, 16, 32])
     assert head(pyramid()).shape == (2, 3, 8, 8)
     # per-level input channels
     head = build_head(in_channels=[4, 8, 12, 16])
@@ -217,9 +220,14 @@ def test_output_is_at_the_finest_selected_scale():
 
 def test_group_norm_head_matches_mmseg_head_via_load_state_dict():
     gn = dict(type='GN', num_groups=4, requires_grad=True)
-    kwargs = dict(in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3],
-                  feature_strides=[4, 8, 16, 32], channels=16, num_classes=3,
-                  norm_cfg=gn, dropout_ratio=0.0)
+    kwargs = dict(
+        in_channels=[8, 8, 8, 8],
+        in_index=[0, 1, 2, 3],
+        feature_strides=[4, 8, 16, 32],
+        channels=16,
+        num_classes=3,
+        norm_cfg=gn,
+        dropout_ratio=0.0)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmseg'):
         theirs = MMSegFPNHead(**kwargs)
@@ -260,11 +268,13 @@ def test_loss_builds_from_mmseg_whatever_the_current_scope():
     assert type(head.loss_decode).__module__.startswith('mmseg.')
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(feature_strides=[4, 8, 16]),  # one stride too few
-    dict(feature_strides=[4, 8, 32, 64]),  # a skipped level
-    dict(align_corners=True),  # the core upsamples without
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(feature_strides=[4, 8, 16]),  # one stride too few
+        dict(feature_strides=[4, 8, 32, 64]),  # a skipped level
+        dict(align_corners=True),  # the core upsamples without
+    ])
 def test_unsupported_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         build_head(**kwargs)

@@ -2,8 +2,8 @@
 
 Each rank processes half of a fixed set of imperfect predictions on the
 synthetic dataset through mmengine's Evaluator, which gathers the per-image
-records with ``collect_results``; rank 0's metrics must be bit-identical to
-a single-process run over all images.
+records with ``collect_results``; rank 0's metrics must be bit-identical to a
+single-process run over all images.
 """
 import os
 import pickle
@@ -54,12 +54,13 @@ def free_port() -> int:
 
 
 def test_two_ranks_equal_one_process_exactly(tmp_path):
-    from mmpanfpn.datasets.synthetic import make_synthetic_panoptic
     # the fixed samples: the GT of each image, perturbed with a seeded rng
     from test_panoptic_metric import synthetic_dataset, synthetic_predictions
 
-    root = make_synthetic_panoptic(str(tmp_path / 'data'), num_train=0,
-                                   num_val=NUM_IMAGES, size=(48, 64))
+    from mmpanfpn.datasets.synthetic import make_synthetic_panoptic
+
+    root = make_synthetic_panoptic(
+        str(tmp_path / 'data'), num_train=0, num_val=NUM_IMAGES, size=(48, 64))
     dataset, evaluator_cfg = synthetic_dataset(root)
     samples = synthetic_predictions(dataset, np.random.RandomState(0))
     metric_cfg = {k: v for k, v in evaluator_cfg.items() if k != 'type'}
@@ -74,8 +75,8 @@ def test_two_ranks_equal_one_process_exactly(tmp_path):
     mp.spawn(
         worker,
         args=(free_port(), halves, dataset.metainfo,
-              dict(metric_cfg, collect_dir=str(tmp_path / 'collect')),
-              out_file),
+              dict(metric_cfg,
+                   collect_dir=str(tmp_path / 'collect')), out_file),
         nprocs=WORLD_SIZE,
         join=True)
     with open(out_file, 'rb') as f:

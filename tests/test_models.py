@@ -12,9 +12,8 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData, PixelData
 
 from mmpanfpn.datasets import build_label_space
-from mmpanfpn.models import (HeuristicFusionHead, PanopticFPN,
-                             PanopticFPNHead, SemanticFPN,
-                             combine_semantic_and_instances)
+from mmpanfpn.models import (HeuristicFusionHead, PanopticFPN, PanopticFPNHead,
+                             SemanticFPN, combine_semantic_and_instances)
 from mmpanfpn.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -24,8 +23,8 @@ VOID = 255
 
 
 def pyramid(height, width, channels=8, levels=5, batch=2):
-    """Random FPN levels for an (H, W) input: level i is the input halved
-    i + 2 times, rounding up as strided convs do."""
+    """Random FPN levels for an (H, W) input: level i is the input halved i + 2
+    times, rounding up as strided convs do."""
     feats = []
     for _ in range(2):
         height, width = math.ceil(height / 2), math.ceil(width / 2)
@@ -62,15 +61,17 @@ def test_semantic_fpn_output_is_at_level0_scale(start_level, end_level, size):
 
 def test_semantic_fpn_is_the_sum_of_the_level_branches():
     feats = pyramid(64, 64)
-    core = SemanticFPN(in_channels=8, channels=8,
-                       norm_cfg=dict(type='GN', num_groups=4))
+    core = SemanticFPN(
+        in_channels=8, channels=8, norm_cfg=dict(type='GN', num_groups=4))
     branches = [core.conv_upsample_layers[i](feats[i]) for i in range(4)]
     torch.testing.assert_close(core(feats), sum(branches))
 
 
 def test_semantic_fpn_stages_and_parameter_names():
-    core = SemanticFPN(in_channels=[8, 16, 32, 64], channels=16,
-                       norm_cfg=dict(type='GN', num_groups=4))
+    core = SemanticFPN(
+        in_channels=[8, 16, 32, 64],
+        channels=16,
+        norm_cfg=dict(type='GN', num_groups=4))
     # level i: max(i, 1) convs and i 2x-upsamplings
     assert [len(layer.conv) for layer in core.conv_upsample_layers] == \
         [1, 1, 2, 3]
@@ -82,8 +83,10 @@ def test_semantic_fpn_stages_and_parameter_names():
     assert 'conv_upsample_layers.3.conv.2.gn.bias' in names
     assert core.conv_upsample_layers[2].conv[0].conv.in_channels == 32
     assert core.conv_upsample_layers[2].conv[1].conv.in_channels == 16
-    out = core([torch.randn(1, c, 16 // 2**i, 16 // 2**i)
-                for i, c in enumerate([8, 16, 32, 64])])
+    out = core([
+        torch.randn(1, c, 16 // 2**i, 16 // 2**i)
+        for i, c in enumerate([8, 16, 32, 64])
+    ])
     assert out.shape == (1, 16, 16, 16)
 
 
@@ -92,8 +95,11 @@ def test_semantic_fpn_rejects_bad_levels():
         SemanticFPN(in_channels=8, start_level=2, end_level=2)
     with pytest.raises(ValueError):
         SemanticFPN(in_channels=[8, 8], start_level=0, end_level=4)
-    core = SemanticFPN(in_channels=8, channels=8, end_level=4,
-                       norm_cfg=dict(type='GN', num_groups=4))
+    core = SemanticFPN(
+        in_channels=8,
+        channels=8,
+        end_level=4,
+        norm_cfg=dict(type='GN', num_groups=4))
     with pytest.raises(ValueError):
         core(pyramid(32, 32)[:3])
 
@@ -109,7 +115,9 @@ def semantic_head(num_things=2, num_stuff=2, loss_weight=1.0, **kwargs):
         inner_channels=8,
         norm_cfg=dict(type='GN', num_groups=4),
         loss_seg=dict(
-            type='CrossEntropyLoss', ignore_index=VOID, avg_non_ignore=True,
+            type='CrossEntropyLoss',
+            ignore_index=VOID,
+            avg_non_ignore=True,
             loss_weight=loss_weight),
         **kwargs)
 
@@ -148,8 +156,8 @@ def test_things_become_other_with_interleaved_categories():
 
 
 def test_semantic_loss_is_mean_cross_entropy_over_labeled_pixels():
-    head = semantic_head(num_things=2, num_stuff=2, loss_weight=0.5,
-                         seg_rescale_factor=1.0)
+    head = semantic_head(
+        num_things=2, num_stuff=2, loss_weight=0.5, seg_rescale_factor=1.0)
     logits = torch.randn(1, 3, 4, 4)
     # a 2 x 4 label map in a 4 x 4 padded batch: 2 labeled pixels, 6 void
     # pixels, 8 padding pixels
@@ -168,8 +176,8 @@ def test_semantic_loss_is_mean_cross_entropy_over_labeled_pixels():
 
 
 def test_semantic_loss_upsamples_logits_to_the_input_size():
-    """detectron2's way (``seg_rescale_factor=1.0``): logits upsampled to
-    the labels."""
+    """detectron2's way (``seg_rescale_factor=1.0``): logits upsampled to the
+    labels."""
     head = semantic_head(num_things=2, num_stuff=2, seg_rescale_factor=1.0)
     logits = torch.randn(2, 3, 2, 3)
     labels = torch.randint(0, 4, (2, 1, 8, 12), dtype=torch.uint8)
@@ -181,16 +189,16 @@ def test_semantic_loss_upsamples_logits_to_the_input_size():
     head.forward = lambda x: logits
     loss = head.loss(None, samples)['loss_seg']
 
-    full = F.interpolate(logits, size=(8, 12), mode='bilinear',
-                         align_corners=False)
+    full = F.interpolate(
+        logits, size=(8, 12), mode='bilinear', align_corners=False)
     target = head.to_head_labels(labels[:, 0])
     torch.testing.assert_close(loss, F.cross_entropy(full, target))
 
 
 def test_semantic_loss_at_quarter_scale_subsamples_the_labels():
-    """mmdet's way, the default (``seg_rescale_factor=1/4``): the labels
-    are subsampled (nearest: every 4th row and column) to the 1/4-scale
-    logits; the mean still runs over labeled pixels only."""
+    """mmdet's way, the default (``seg_rescale_factor=1/4``): the labels are
+    subsampled (nearest: every 4th row and column) to the 1/4-scale logits; the
+    mean still runs over labeled pixels only."""
     head = semantic_head(num_things=2, num_stuff=2)
     assert head.seg_rescale_factor == 1 / 4
     logits = torch.randn(2, 3, 2, 3)
@@ -217,10 +225,12 @@ def test_semantic_predict_crops_padding_and_resizes():
     head = semantic_head(num_things=2, num_stuff=2)
     feats = pyramid(32, 32, channels=8, batch=2)
     metas = [
-        dict(batch_input_shape=(32, 32), img_shape=(32, 24),
-             ori_shape=(64, 48)),
-        dict(batch_input_shape=(32, 32), img_shape=(20, 32),
-             ori_shape=(20, 32)),
+        dict(
+            batch_input_shape=(32, 32), img_shape=(32, 24),
+            ori_shape=(64, 48)),
+        dict(
+            batch_input_shape=(32, 32), img_shape=(20, 32),
+            ori_shape=(20, 32)),
     ]
     padded = head.predict(feats, metas, rescale=False)
     assert [p.shape for p in padded] == [(3, 32, 32)] * 2
@@ -246,9 +256,10 @@ def masks_from(*rows_cols, shape=(4, 6)):
 def fuse(masks, labels, scores, semantic, **kwargs):
     # 2 things (labels 0, 1) and 2 stuff (labels 2, 3) in these cases
     kwargs.setdefault('stuff_area_limit', 1)
-    return combine_semantic_and_instances(
-        masks, torch.tensor(labels), torch.tensor(scores),
-        torch.tensor(semantic), 2, 2, **kwargs)
+    return combine_semantic_and_instances(masks, torch.tensor(labels),
+                                          torch.tensor(scores),
+                                          torch.tensor(semantic), 2, 2,
+                                          **kwargs)
 
 
 def test_fusion_places_instances_by_score_and_drops_overlapping_ones():
@@ -258,19 +269,19 @@ def test_fusion_places_instances_by_score_and_drops_overlapping_ones():
         (slice(None), slice(2, 4)),  # 8 px, half on the first: kept
         (slice(None), slice(0, 3)),  # 12 px, best score
     )
-    pan, segments = fuse(masks, [0, 1, 0], [0.7, 0.8, 0.9],
-                         everywhere_stuff_2)
+    pan, segments = fuse(masks, [0, 1, 0], [0.7, 0.8, 0.9], everywhere_stuff_2)
     assert pan.tolist() == [[1, 1, 1, 2, 3, 3]] * 4
     assert segments == [
-        dict(id=1, category=0, isthing=True, score=pytest.approx(0.9),
-             area=12),
-        dict(id=2, category=1, isthing=True, score=pytest.approx(0.8),
-             area=4),
+        dict(
+            id=1, category=0, isthing=True, score=pytest.approx(0.9), area=12),
+        dict(id=2, category=1, isthing=True, score=pytest.approx(0.8), area=4),
         dict(id=3, category=2, isthing=False, score=None, area=8),
     ]
     # stricter overlap: the second now loses half of itself, too much
-    pan, segments = fuse(masks, [0, 1, 0], [0.7, 0.8, 0.9],
-                         everywhere_stuff_2, mask_overlap=0.4)
+    pan, segments = fuse(
+        masks, [0, 1, 0], [0.7, 0.8, 0.9],
+        everywhere_stuff_2,
+        mask_overlap=0.4)
     assert pan.tolist() == [[1, 1, 1, 2, 2, 2]] * 4
     assert [s['category'] for s in segments] == [0, 2]
 
@@ -279,31 +290,26 @@ def test_fusion_keeps_only_instances_scoring_above_score_thr():
     masks = masks_from((slice(None), slice(0, 1)), (slice(None), slice(1, 2)),
                        (slice(None), slice(2, 3)))
     semantic = [[3] * 6] * 4
-    pan, segments = fuse(masks, [0, 1, 1], [0.5, 0.6, 0.61], semantic,
-                         score_thr=0.6)
+    pan, segments = fuse(
+        masks, [0, 1, 1], [0.5, 0.6, 0.61], semantic, score_thr=0.6)
     # 0.6 itself is not above 0.6 (compared in float32, as mmdet does)
     assert pan.tolist() == [[2, 2, 1, 2, 2, 2]] * 4
-    assert [(s['category'], s['area']) for s in segments] == [(1, 4),
-                                                              (3, 20)]
-    pan, _ = fuse(masks, [0, 1, 1], [0.5, 0.6, 0.61], semantic,
-                  score_thr=0.0)
+    assert [(s['category'], s['area']) for s in segments] == [(1, 4), (3, 20)]
+    pan, _ = fuse(masks, [0, 1, 1], [0.5, 0.6, 0.61], semantic, score_thr=0.0)
     assert pan.tolist() == [[3, 2, 1, 4, 4, 4]] * 4
 
 
 def test_fusion_instances_over_stuff_small_stuff_and_other_are_void():
-    semantic = [[2, 2, 2, 2, 3, 3],
-                [2, 2, 2, 2, 3, 3],
-                [2, 2, VOID, VOID, 2, 2],
+    semantic = [[2, 2, 2, 2, 3, 3], [2, 2, 2, 2, 3,
+                                     3], [2, 2, VOID, VOID, 2, 2],
                 [2, 2, VOID, VOID, 2, 2]]  # VOID: the 'other' class
     masks = masks_from((slice(None), slice(0, 2)))
     pan, segments = fuse(masks, [1], [0.9], semantic, stuff_area_limit=5)
     # stuff 2 keeps its 8 free pixels, stuff 3 (4 px) and 'other' are void
-    assert pan.tolist() == [[1, 1, 2, 2, 0, 0],
-                            [1, 1, 2, 2, 0, 0],
-                            [1, 1, 0, 0, 2, 2],
-                            [1, 1, 0, 0, 2, 2]]
-    assert segments[1] == dict(id=2, category=2, isthing=False, score=None,
-                               area=8)
+    assert pan.tolist() == [[1, 1, 2, 2, 0, 0], [1, 1, 2, 2, 0, 0],
+                            [1, 1, 0, 0, 2, 2], [1, 1, 0, 0, 2, 2]]
+    assert segments[1] == dict(
+        id=2, category=2, isthing=False, score=None, area=8)
     # thing labels (from a head that predicts all classes) are not stuff
     as_thing = [[1 if v == VOID else v for v in row] for row in semantic]
     assert torch.equal(
@@ -335,9 +341,11 @@ def test_fusion_skips_empty_masks():
 
 def test_fusion_head_reads_thresholds_from_test_cfg():
     head = MODELS.build(
-        dict(type='HeuristicFusionHead', num_things_classes=2,
-             num_stuff_classes=2,
-             test_cfg=dict(mask_overlap=0.3, stuff_area_limit=7)))
+        dict(
+            type='HeuristicFusionHead',
+            num_things_classes=2,
+            num_stuff_classes=2,
+            test_cfg=dict(mask_overlap=0.3, stuff_area_limit=7)))
     assert isinstance(head, HeuristicFusionHead)
     assert (head.score_thr, head.mask_overlap, head.stuff_area_limit) == \
         (0.6, 0.3, 7)
@@ -371,11 +379,15 @@ def tiny_model_cfg():
     roi.bbox_head.update(
         in_channels=32, fc_out_channels=64, num_classes=NUM_THINGS)
     roi.mask_head.update(
-        in_channels=32, conv_out_channels=32, num_convs=2,
+        in_channels=32,
+        conv_out_channels=32,
+        num_convs=2,
         num_classes=NUM_THINGS)
     model.semantic_head.update(
-        in_channels=32, inner_channels=32,
-        num_things_classes=NUM_THINGS, num_stuff_classes=NUM_STUFF,
+        in_channels=32,
+        inner_channels=32,
+        num_things_classes=NUM_THINGS,
+        num_stuff_classes=NUM_STUFF,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True))
     model.panoptic_fusion_head.update(
         num_things_classes=NUM_THINGS, num_stuff_classes=NUM_STUFF)
@@ -390,8 +402,7 @@ def make_batch(sizes, seed=0):
     """Images of coloured rectangles (things) on two stuff bands with a void
     strip, as the data pipeline packs them."""
     gen = torch.Generator().manual_seed(seed)
-    colours = torch.randint(0, 256, (NUM_THINGS + NUM_STUFF, 3),
-                            generator=gen)
+    colours = torch.randint(0, 256, (NUM_THINGS + NUM_STUFF, 3), generator=gen)
     inputs, samples = [], []
     for h, w in sizes:
         labels = torch.full((h, w), NUM_THINGS, dtype=torch.long)
@@ -416,8 +427,8 @@ def make_batch(sizes, seed=0):
         image = image + torch.randint(0, 20, image.shape, generator=gen)
         image[:, labels == VOID] = 0
         sample = DetDataSample(
-            metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                          scale_factor=(1.0, 1.0)))
+            metainfo=dict(
+                img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0)))
         sample.gt_instances = InstanceData(
             bboxes=torch.tensor(boxes, dtype=torch.float32),
             labels=torch.tensor(classes),
@@ -505,10 +516,8 @@ def test_detector_predict_gives_instances_semantics_and_panoptic():
         panoptic = result.pred_panoptic_seg.sem_seg
         assert panoptic.shape == (1, h, w) and panoptic.dtype == torch.int64
         segments = result.pred_panoptic_seg.segments_info
-        assert [s['id'] for s in segments] == list(
-            range(1, len(segments) + 1))
-        areas = torch.bincount(panoptic.flatten(),
-                               minlength=len(segments) + 1)
+        assert [s['id'] for s in segments] == list(range(1, len(segments) + 1))
+        areas = torch.bincount(panoptic.flatten(), minlength=len(segments) + 1)
         assert areas[1:].tolist() == [s['area'] for s in segments]
         for s in segments:
             assert s['isthing'] == (s['category'] < NUM_THINGS)

@@ -53,10 +53,14 @@ def shrink(model: ConfigDict) -> ConfigDict:
     roi.bbox_head.update(
         in_channels=64, fc_out_channels=128, num_classes=NUM_THINGS)
     roi.mask_head.update(
-        in_channels=64, conv_out_channels=64, num_convs=2,
+        in_channels=64,
+        conv_out_channels=64,
+        num_convs=2,
         num_classes=NUM_THINGS)
     model.semantic_head.update(
-        in_channels=64, inner_channels=64, num_things_classes=NUM_THINGS,
+        in_channels=64,
+        inner_channels=64,
+        num_things_classes=NUM_THINGS,
         num_stuff_classes=NUM_STUFF)
     model.panoptic_fusion_head.update(
         num_things_classes=NUM_THINGS, num_stuff_classes=NUM_STUFF)
@@ -102,8 +106,8 @@ def canonical_ours(pan: torch.Tensor, segments_info):
 
 def assert_same_segmentation(ours, theirs):
     """Equal pixel for pixel up to a relabelling of the segments."""
-    pairs = torch.stack([ours.flatten(), theirs.flatten()], dim=1).unique(
-        dim=0)
+    pairs = torch.stack([ours.flatten(), theirs.flatten()],
+                        dim=1).unique(dim=0)
     assert len(pairs) == len(ours.unique()) == len(theirs.unique())
 
 
@@ -174,9 +178,9 @@ def test_same_semantics_instances_and_panoptic_maps(models):
         # semantic logits
         assert our_logits[i].shape == (NUM_STUFF + 1, ) + ori_shape
         torch.testing.assert_close(our_logits[i], their_logits[i])
-        max_logit_diff = max(max_logit_diff,
-                             float((our_logits[i] - their_logits[i]).abs()
-                                   .max()))
+        max_logit_diff = max(
+            max_logit_diff, float(
+                (our_logits[i] - their_logits[i]).abs().max()))
 
         # instances above the threshold
         mine = our_results[i].pred_instances
@@ -190,11 +194,10 @@ def test_same_semantics_instances_and_panoptic_maps(models):
         num_instances += len(mine)
         if len(mine):
             max_box_diff = max(max_box_diff,
-                               float((mine.bboxes - other.bboxes).abs()
-                                     .max()))
-            max_score_diff = max(max_score_diff,
-                                 float((mine.scores - other.scores).abs()
-                                       .max()))
+                               float((mine.bboxes - other.bboxes).abs().max()))
+            max_score_diff = max(
+                max_score_diff, float(
+                    (mine.scores - other.scores).abs().max()))
 
         # panoptic maps
         pan = our_results[i].pred_panoptic_seg
@@ -240,27 +243,35 @@ def test_fusion_equals_mmdet_heuristic_on_random_cases(seed):
     # blocky logits, so that stuff regions of various areas appear
     logits = torch.nn.functional.interpolate(
         torch.randn((1, NUM_STUFF + 1, 3, 4), generator=gen),
-        size=(h, w), mode='nearest')[0]
+        size=(h, w),
+        mode='nearest')[0]
     score_thr, overlap, area_limit = 0.3, 0.5, 40
 
     mmdet_fusion = MMDetFusion(
-        NUM_THINGS, NUM_STUFF,
-        test_cfg=ConfigDict(mask_overlap=overlap,
-                            stuff_area_limit=area_limit))
+        NUM_THINGS,
+        NUM_STUFF,
+        test_cfg=ConfigDict(mask_overlap=overlap, stuff_area_limit=area_limit))
     keep = scores > score_thr  # what mmdet's RoI head would have kept
     instances = InstanceData(
-        bboxes=torch.zeros((int(keep.sum()), 4)), labels=labels[keep],
-        scores=scores[keep], masks=masks[keep])
+        bboxes=torch.zeros((int(keep.sum()), 4)),
+        labels=labels[keep],
+        scores=scores[keep],
+        masks=masks[keep])
     theirs = mmdet_fusion._predict_single(instances, logits.clone())
-    their_category, their_segments = canonical_mmdet(
-        theirs.sem_seg[0].long())
+    their_category, their_segments = canonical_mmdet(theirs.sem_seg[0].long())
 
     stuff_or_other = logits.argmax(0)
     semantic = torch.where(stuff_or_other < NUM_STUFF,
                            stuff_or_other + NUM_THINGS, 255)
     pan, segments = combine_semantic_and_instances(
-        masks, labels, scores, semantic, NUM_THINGS, NUM_STUFF,
-        score_thr=score_thr, mask_overlap=overlap,
+        masks,
+        labels,
+        scores,
+        semantic,
+        NUM_THINGS,
+        NUM_STUFF,
+        score_thr=score_thr,
+        mask_overlap=overlap,
         stuff_area_limit=area_limit)
     our_category, our_segments = canonical_ours(pan, segments)
     assert torch.equal(our_category, their_category)

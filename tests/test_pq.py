@@ -1,8 +1,8 @@
 """Panoptic Quality: hand-checkable cases, then random cases against a slow
 reference written from the definition.
 
-In the grids below a digit is a segment id and 0 is void; the segment
-lists say which category each id has.
+In the grids below a digit is a segment id and 0 is void; the segment lists say
+which category each id has.
 """
 import json
 
@@ -14,27 +14,48 @@ from mmpanfpn.evaluation.pq import (PQStat, PQStatCat, SegmentsError,
 
 PERSON, CAR, SKY, TREE = 1, 2, 3, 4
 CATEGORIES = {
-    PERSON: {'id': PERSON, 'name': 'person', 'isthing': 1},
-    CAR: {'id': CAR, 'name': 'car', 'isthing': 1},
-    SKY: {'id': SKY, 'name': 'sky', 'isthing': 0},
-    TREE: {'id': TREE, 'name': 'tree', 'isthing': 0},
+    PERSON: {
+        'id': PERSON,
+        'name': 'person',
+        'isthing': 1
+    },
+    CAR: {
+        'id': CAR,
+        'name': 'car',
+        'isthing': 1
+    },
+    SKY: {
+        'id': SKY,
+        'name': 'sky',
+        'isthing': 0
+    },
+    TREE: {
+        'id': TREE,
+        'name': 'tree',
+        'isthing': 0
+    },
 }
 
 
 def grid(text: str) -> np.ndarray:
     return np.array([[int(v) for v in row.split()]
-                     for row in text.strip().splitlines()], dtype=np.int64)
+                     for row in text.strip().splitlines()],
+                    dtype=np.int64)
 
 
 def segments(categories: dict, crowd=()) -> list:
     """``{segment_id: category_id}`` -> a ``segments_info`` list."""
-    return [{'id': i, 'category_id': c, 'iscrowd': int(i in crowd)}
-            for i, c in categories.items()]
+    return [{
+        'id': i,
+        'category_id': c,
+        'iscrowd': int(i in crowd)
+    } for i, c in categories.items()]
 
 
 def evaluate(gt, gt_cats, pred, pred_cats, crowd=()):
-    stat = pq_single(grid(gt), segments(gt_cats, crowd), grid(pred),
-                     segments(pred_cats), CATEGORIES)
+    stat = pq_single(
+        grid(gt), segments(gt_cats, crowd), grid(pred), segments(pred_cats),
+        CATEGORIES)
     return stat, stat.summarize(CATEGORIES, classwise=True)
 
 
@@ -50,15 +71,19 @@ GT_PERSON_AND_SKY = """
 2 2 2 2
 """
 
-
 # --------------------------------------------------------------------------
 # Hand-made cases
 # --------------------------------------------------------------------------
 
 
 def test_perfect_match():
-    stat, summary = evaluate(GT_PERSON_AND_SKY, {1: PERSON, 2: SKY},
-                             GT_PERSON_AND_SKY, {1: PERSON, 2: SKY})
+    stat, summary = evaluate(GT_PERSON_AND_SKY, {
+        1: PERSON,
+        2: SKY
+    }, GT_PERSON_AND_SKY, {
+        1: PERSON,
+        2: SKY
+    })
     assert counts(stat, PERSON) == counts(stat, SKY) == (1, 0, 0)
     for group, n in (('All', 2), ('Things', 1), ('Stuff', 1)):
         assert summary[group] == {'pq': 1.0, 'sq': 1.0, 'rq': 1.0, 'n': n}
@@ -68,11 +93,18 @@ def test_iou_exactly_half_does_not_match():
     # person: |gt| = 4, |pred| = 8, intersection 4, union 8 -> IoU 0.5,
     #   not > 0.5: one FN and one FP (the prediction is not on void).
     # sky: |gt| = 12, |pred| = 8, intersection 8, union 12 -> IoU 2/3.
-    stat, summary = evaluate(GT_PERSON_AND_SKY, {1: PERSON, 2: SKY}, """
+    stat, summary = evaluate(
+        GT_PERSON_AND_SKY, {
+            1: PERSON,
+            2: SKY
+        }, """
         1 1 1 1
         1 1 1 1
         2 2 2 2
-        2 2 2 2""", {1: PERSON, 2: SKY})
+        2 2 2 2""", {
+            1: PERSON,
+            2: SKY
+        })
     assert counts(stat, PERSON) == (0, 1, 1)
     assert counts(stat, SKY) == (1, 0, 0)
     assert summary['classwise'][SKY]['pq'] == pytest.approx(2 / 3)
@@ -84,31 +116,53 @@ def test_iou_exactly_half_does_not_match():
 def test_iou_just_over_half_matches_and_things_stuff_split():
     # person: |gt| = 4, |pred| = 7, intersection 4 -> IoU 4/7 > 0.5.
     # sky: |gt| = 12, |pred| = 9, intersection 9 -> IoU 9/12 = 3/4.
-    stat, summary = evaluate(GT_PERSON_AND_SKY, {1: PERSON, 2: SKY}, """
+    stat, summary = evaluate(
+        GT_PERSON_AND_SKY, {
+            1: PERSON,
+            2: SKY
+        }, """
         1 1 1 2
         1 1 1 2
         1 2 2 2
-        2 2 2 2""", {1: PERSON, 2: SKY})
+        2 2 2 2""", {
+            1: PERSON,
+            2: SKY
+        })
     assert stat[PERSON].iou == pytest.approx(4 / 7)
-    assert summary['Things'] == pytest.approx(
-        {'pq': 4 / 7, 'sq': 4 / 7, 'rq': 1.0, 'n': 1})
-    assert summary['Stuff'] == pytest.approx(
-        {'pq': 3 / 4, 'sq': 3 / 4, 'rq': 1.0, 'n': 1})
+    assert summary['Things'] == pytest.approx({
+        'pq': 4 / 7,
+        'sq': 4 / 7,
+        'rq': 1.0,
+        'n': 1
+    })
+    assert summary['Stuff'] == pytest.approx({
+        'pq': 3 / 4,
+        'sq': 3 / 4,
+        'rq': 1.0,
+        'n': 1
+    })
     assert summary['All']['pq'] == pytest.approx((4 / 7 + 3 / 4) / 2)
 
 
 def test_prediction_pixels_on_void_are_left_out_of_the_union():
     # person: |pred| = 8, 4 of them on void; union = 8 + 4 - 4 - 4 = 4
     #   -> IoU 1 (it would be 4/8 = 0.5, no match, if void counted).
-    stat, summary = evaluate("""
+    stat, summary = evaluate(
+        """
         1 1 0 0
         1 1 0 0
         2 2 2 2
-        2 2 2 2""", {1: PERSON, 2: SKY}, """
+        2 2 2 2""", {
+            1: PERSON,
+            2: SKY
+        }, """
         1 1 1 1
         1 1 1 1
         2 2 2 2
-        2 2 2 2""", {1: PERSON, 2: SKY})
+        2 2 2 2""", {
+            1: PERSON,
+            2: SKY
+        })
     assert counts(stat, PERSON) == (1, 0, 0)
     assert stat[PERSON].iou == 1.0
     assert summary['All']['pq'] == 1.0
@@ -123,14 +177,34 @@ def test_crowd_is_never_a_false_negative_nor_matched():
         1 1 2 2
         3 3 3 3
         3 3 3 3"""
-    stat, summary = evaluate(gt, {1: PERSON, 2: PERSON, 3: SKY}, gt,
-                             {1: PERSON, 2: PERSON, 3: SKY}, crowd={1})
+    stat, summary = evaluate(
+        gt, {
+            1: PERSON,
+            2: PERSON,
+            3: SKY
+        },
+        gt, {
+            1: PERSON,
+            2: PERSON,
+            3: SKY
+        },
+        crowd={1})
     assert counts(stat, PERSON) == (1, 0, 0)
     assert summary['All'] == {'pq': 1.0, 'sq': 1.0, 'rq': 1.0, 'n': 2}
 
     # the same prediction as a car: a person crowd does not excuse it
-    stat, summary = evaluate(gt, {1: PERSON, 2: PERSON, 3: SKY}, gt,
-                             {1: CAR, 2: PERSON, 3: SKY}, crowd={1})
+    stat, summary = evaluate(
+        gt, {
+            1: PERSON,
+            2: PERSON,
+            3: SKY
+        },
+        gt, {
+            1: CAR,
+            2: PERSON,
+            3: SKY
+        },
+        crowd={1})
     assert counts(stat, CAR) == (0, 1, 0)
     assert summary['classwise'][CAR]['pq'] == 0.0
     assert summary['All']['n'] == 3  # car now counts: (0 + 1 + 1) / 3
@@ -144,27 +218,48 @@ def test_prediction_mostly_on_void_is_not_a_false_positive():
         2 2 2 2
         2 2 2 2"""
     # car: 3 pixels, all on void -> 3/3 > 0.5, ignored
-    stat, _ = evaluate(gt, {1: PERSON, 2: SKY}, """
+    stat, _ = evaluate(
+        gt, {
+            1: PERSON,
+            2: SKY
+        }, """
         1 1 3 3
         1 1 3 0
         2 2 2 2
-        2 2 2 2""", {1: PERSON, 2: SKY, 3: CAR})
+        2 2 2 2""", {
+            1: PERSON,
+            2: SKY,
+            3: CAR
+        })
     assert counts(stat, CAR) == (0, 0, 0)
     # car: 4 pixels, 2 on void -> 2/4 = 0.5, not > 0.5: an FP.
     # sky: |gt| = 8, |pred| = 6 -> IoU 6/8.
-    stat, summary = evaluate(gt, {1: PERSON, 2: SKY}, """
+    stat, summary = evaluate(
+        gt, {
+            1: PERSON,
+            2: SKY
+        }, """
         1 1 3 3
         1 1 0 0
         3 3 2 2
-        2 2 2 2""", {1: PERSON, 2: SKY, 3: CAR})
+        2 2 2 2""", {
+            1: PERSON,
+            2: SKY,
+            3: CAR
+        })
     assert counts(stat, CAR) == (0, 1, 0)
     assert summary['classwise'][SKY]['pq'] == pytest.approx(0.75)
 
 
 def test_wrong_class_is_a_false_positive_and_a_false_negative():
     # person: FN 1 -> PQ 0; car: FP 1 -> PQ 0; sky: IoU 1 -> PQ 1.
-    stat, summary = evaluate(GT_PERSON_AND_SKY, {1: PERSON, 2: SKY},
-                             GT_PERSON_AND_SKY, {1: CAR, 2: SKY})
+    stat, summary = evaluate(GT_PERSON_AND_SKY, {
+        1: PERSON,
+        2: SKY
+    }, GT_PERSON_AND_SKY, {
+        1: CAR,
+        2: SKY
+    })
     assert counts(stat, PERSON) == (0, 0, 1)
     assert counts(stat, CAR) == (0, 1, 0)
     assert summary['All']['pq'] == pytest.approx(1 / 3)  # (0 + 0 + 1) / 3
@@ -172,15 +267,24 @@ def test_wrong_class_is_a_false_positive_and_a_false_negative():
 
 
 def test_category_without_gt_and_prediction_is_left_out():
-    _, summary = evaluate(GT_PERSON_AND_SKY, {1: PERSON, 2: SKY},
-                          GT_PERSON_AND_SKY, {1: PERSON, 2: SKY})
+    _, summary = evaluate(GT_PERSON_AND_SKY, {
+        1: PERSON,
+        2: SKY
+    }, GT_PERSON_AND_SKY, {
+        1: PERSON,
+        2: SKY
+    })
     # car and tree have nothing: n = 2 and the mean stays 1, not 2/4
     assert summary['All']['n'] == 2
     assert summary['All']['pq'] == 1.0
     assert summary['classwise'][TREE] == {'pq': 0.0, 'sq': 0.0, 'rq': 0.0}
     # nothing at all: zeros instead of a division by zero
     assert PQStat().summarize(CATEGORIES)['All'] == {
-        'pq': 0.0, 'sq': 0.0, 'rq': 0.0, 'n': 0}
+        'pq': 0.0,
+        'sq': 0.0,
+        'rq': 0.0,
+        'n': 0
+    }
 
 
 def test_per_class_formulas():
@@ -189,8 +293,11 @@ def test_per_class_formulas():
     stat[CAR] += PQStatCat(tp=0, fp=3, fn=0, iou=0.0)
     summary = stat.summarize(CATEGORIES, classwise=True)
     # person: PQ = 1.5 / (2 + 0.5 + 0.5), SQ = 1.5 / 2, RQ = 2 / 3
-    assert summary['classwise'][PERSON] == pytest.approx(
-        {'pq': 0.5, 'sq': 0.75, 'rq': 2 / 3})
+    assert summary['classwise'][PERSON] == pytest.approx({
+        'pq': 0.5,
+        'sq': 0.75,
+        'rq': 2 / 3
+    })
     assert summary['classwise'][CAR] == {'pq': 0.0, 'sq': 0.0, 'rq': 0.0}
     assert summary['Things']['n'] == 2
     assert summary['Stuff']['n'] == 0
@@ -202,7 +309,8 @@ def test_stats_add_up_over_images():
     gt_cats = {1: PERSON, 2: SKY}
     stat_a, _ = evaluate(GT_PERSON_AND_SKY, gt_cats, GT_PERSON_AND_SKY,
                          gt_cats)
-    stat_b, _ = evaluate(GT_PERSON_AND_SKY, gt_cats, """
+    stat_b, _ = evaluate(
+        GT_PERSON_AND_SKY, gt_cats, """
         2 2 2 2
         2 2 2 2
         2 2 2 2
@@ -226,31 +334,49 @@ def test_area_mismatches():
 
 
 def test_png_id_missing_from_json():
-    with pytest.raises(SegmentsError, match=r'\[2\].*not in segments_info'
-                       ) as err:
-        pq_single(grid(GT_PERSON_AND_SKY), segments({1: PERSON}),
-                  grid(GT_PERSON_AND_SKY), segments({1: PERSON, 2: SKY}),
-                  CATEGORIES)
+    with pytest.raises(
+            SegmentsError, match=r'\[2\].*not in segments_info') as err:
+        pq_single(
+            grid(GT_PERSON_AND_SKY), segments({1: PERSON}),
+            grid(GT_PERSON_AND_SKY), segments({
+                1: PERSON,
+                2: SKY
+            }), CATEGORIES)
     assert err.value.side == 'gt'
     with pytest.raises(ValueError, match=r'predicted segment ids \[2\]'):
-        pq_single(grid(GT_PERSON_AND_SKY), segments({1: PERSON, 2: SKY}),
-                  grid(GT_PERSON_AND_SKY), segments({1: PERSON}), CATEGORIES)
+        pq_single(
+            grid(GT_PERSON_AND_SKY), segments({
+                1: PERSON,
+                2: SKY
+            }), grid(GT_PERSON_AND_SKY), segments({1: PERSON}), CATEGORIES)
 
 
 def test_json_segment_missing_from_png():
     with pytest.raises(SegmentsError, match=r'\[7\].*not in the PNG') as err:
-        pq_single(grid(GT_PERSON_AND_SKY), segments({1: PERSON, 2: SKY}),
-                  grid(GT_PERSON_AND_SKY),
-                  segments({1: PERSON, 2: SKY, 7: CAR}), CATEGORIES)
+        pq_single(
+            grid(GT_PERSON_AND_SKY), segments({
+                1: PERSON,
+                2: SKY
+            }), grid(GT_PERSON_AND_SKY), segments({
+                1: PERSON,
+                2: SKY,
+                7: CAR
+            }), CATEGORIES)
     assert err.value.side == 'pred'
 
 
 def test_unknown_prediction_category():
-    with pytest.raises(ValueError, match='segment 2 has unknown category_id '
-                       '99'):
-        pq_single(grid(GT_PERSON_AND_SKY), segments({1: PERSON, 2: SKY}),
-                  grid(GT_PERSON_AND_SKY), segments({1: PERSON, 2: 99}),
-                  CATEGORIES)
+    with pytest.raises(
+            ValueError, match='segment 2 has unknown category_id '
+            '99'):
+        pq_single(
+            grid(GT_PERSON_AND_SKY), segments({
+                1: PERSON,
+                2: SKY
+            }), grid(GT_PERSON_AND_SKY), segments({
+                1: PERSON,
+                2: 99
+            }), CATEGORIES)
 
 
 def test_repeated_id_void_id_and_shape():
@@ -269,7 +395,11 @@ def test_repeated_id_void_id_and_shape():
 # --------------------------------------------------------------------------
 
 RANDOM_CATEGORIES = {
-    c: {'id': c, 'name': f'c{c}', 'isthing': int(c < 5)}
+    c: {
+        'id': c,
+        'name': f'c{c}',
+        'isthing': int(c < 5)
+    }
     for c in (1, 2, 3, 4, 5, 6, 7)
 }
 
@@ -332,17 +462,22 @@ def present(id_map, segs):
 
 def random_case(rng):
     """GT painted with overlapping (occluding) rectangles, void holes and
-    crowd; the prediction relabels it, shifts it, paints spurious segments
-    over it, adds pixel noise and swaps some classes. Ids go beyond 2^24."""
+    crowd; the prediction relabels it, shifts it, paints spurious segments over
+    it, adds pixel noise and swaps some classes.
+
+    Ids go beyond 2^24.
+    """
     h, w = rng.integers(4, 24, size=2)
     cats = list(RANDOM_CATEGORIES)
     gt = np.zeros((h, w), np.int64)
     gt_id_pool = rng.choice(2**40, size=8, replace=False) + 1
     paint_rectangles(rng, gt, gt_id_pool[:rng.integers(1, 9)])
     paint_rectangles(rng, gt, [0] * rng.integers(0, 3))  # void
-    gt_segs = present(gt, [
-        {'id': int(i), 'category_id': int(rng.choice(cats)),
-         'iscrowd': int(rng.random() < 0.2)} for i in gt_id_pool])
+    gt_segs = present(gt, [{
+        'id': int(i),
+        'category_id': int(rng.choice(cats)),
+        'iscrowd': int(rng.random() < 0.2)
+    } for i in gt_id_pool])
 
     pred_ids = rng.choice(2**40, size=16, replace=False) + 1
     relabel = {0: 0}
@@ -357,10 +492,13 @@ def random_case(rng):
     noise = rng.random((h, w)) < 0.1
     pred[noise] = rng.choice(pred_ids[:12], size=noise.sum())
     gt_cat = {relabel[s['id']]: s['category_id'] for s in gt_segs}
-    pred_segs = present(pred, [
-        {'id': int(i),
-         'category_id': gt_cat[i] if i in gt_cat and rng.random() < 0.8
-         else int(rng.choice(cats))} for i in pred_ids.tolist()])
+    pred_segs = present(pred, [{
+        'id':
+        int(i),
+        'category_id':
+        gt_cat[i] if i in gt_cat and rng.random() < 0.8 else int(
+            rng.choice(cats))
+    } for i in pred_ids.tolist()])
     rng.shuffle(pred_segs)
     return gt, gt_segs, pred, pred_segs
 
@@ -373,8 +511,10 @@ def random_cases():
 
 def assert_same_stats(stat: PQStat, expected: dict):
     got = stat.to_dict()
-    expected = {c: v for c, v in expected.items()
-                if v['tp'] or v['fp'] or v['fn']}
+    expected = {
+        c: v
+        for c, v in expected.items() if v['tp'] or v['fp'] or v['fn']
+    }
     assert got.keys() == expected.keys()
     for cat_id, values in expected.items():
         for key in ('tp', 'fp', 'fn'):
@@ -425,8 +565,10 @@ def test_segment_ids_and_order_do_not_matter(random_cases):
 
 
 def test_merging_halves_equals_the_whole(random_cases):
-    stats = [pq_single(gt, gs, pred, ps, RANDOM_CATEGORIES)
-             for gt, gs, pred, ps in random_cases]
+    stats = [
+        pq_single(gt, gs, pred, ps, RANDOM_CATEGORIES)
+        for gt, gs, pred, ps in random_cases
+    ]
     whole, first, second = PQStat(), PQStat(), PQStat()
     for k, stat in enumerate(stats):
         whole += stat

@@ -37,13 +37,16 @@ def test_default_scope_and_resolution():
 def test_dependency_check_names_the_fix(monkeypatch):
     monkeypatch.setitem(dependencies.SUPPORTED, 'mmdet',
                         ('9.0.0', None, 'pip install mmdet==9'))
-    with pytest.raises(ImportError, match=r'mmdet 3\.\d+\.\d+ is installed but '
-                       r'mmpanfpn needs >=9\.0\.0 \(fix: pip install mmdet==9'):
+    with pytest.raises(
+            ImportError,
+            match=r'mmdet 3\.\d+\.\d+ is installed but '
+            r'mmpanfpn needs >=9\.0\.0 \(fix: pip install mmdet==9'):
         dependencies.check_dependencies()
     monkeypatch.setitem(dependencies.SUPPORTED, 'surely-not-a-package',
                         ('1.0', None, 'pip install it'))
-    with pytest.raises(ImportError, match='surely-not-a-package is not '
-                       'installed'):
+    with pytest.raises(
+            ImportError, match='surely-not-a-package is not '
+            'installed'):
         dependencies.check_dependencies()
 
 
@@ -58,9 +61,12 @@ def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
     hub.update_scalar('train/loss', np.float64(0.25))
     hub.update_info('dataset_meta', dict(classes=('a', 'b')))
     ckpt = dict(
-        meta=dict(epoch=1, iter=10, seed=np.int64(3),
-                  numbers=np.arange(4, dtype=np.float32),
-                  mask=np.array([True, False])),
+        meta=dict(
+            epoch=1,
+            iter=10,
+            seed=np.int64(3),
+            numbers=np.arange(4, dtype=np.float32),
+            mask=np.array([True, False])),
         state_dict={'w': torch.ones(2)},
         message_hub=hub.state_dict())
     assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'],
@@ -85,6 +91,7 @@ def test_untrusted_type_is_refused(tmp_path):
 def test_getattr_is_served_only_for_history_buffer(tmp_path):
     """HistoryBuffer pickles ``getattr(HistoryBuffer, 'mean')``; nothing else
     may go through ``getattr``."""
+
     class Evil:
 
         def __reduce__(self):
@@ -107,9 +114,9 @@ def test_model_zoo_layout_loads_into_our_config(tmp_path):
 
     from mmpanfpn.apis import init_model
 
-    config = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                      'configs', 'panoptic_fpn',
-                      'panoptic-fpn_tiny_synthetic.py')
+    config = osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
+        'panoptic_fpn', 'panoptic-fpn_tiny_synthetic.py')
     model = init_model(config, device='cpu')
     state = OrderedDict((k, v.clone()) for k, v in model.state_dict().items())
     for value in state.values():
@@ -117,22 +124,41 @@ def test_model_zoo_layout_loads_into_our_config(tmp_path):
             value.uniform_(-1, 1)
     params = list(range(len(list(model.parameters()))))
     path = tmp_path / 'panoptic_fpn_zoo_layout.pth'
-    torch.save({
-        'meta': {
-            'mmdet_version': '2.16.0', 'epoch': 12, 'iter': 87960,
-            'time': 'Sat Aug 21 10:11:53 2021', 'config': 'model = dict()',
-            'CLASSES': ('circle', 'square', 'triangle', 'sky', 'water',
-                        'grass'),
-            'PALETTE': [(220, 20, 60), (119, 11, 32), (0, 0, 142)],
-            'hook_msgs': {'last_ckpt': 'work_dirs/epoch_12.pth'},
-        },
-        'state_dict': state,
-        'optimizer': {
-            'state': {i: {'momentum_buffer': torch.zeros(1)} for i in params},
-            'param_groups': [{'lr': 0.0002, 'momentum': 0.9,
-                              'weight_decay': 0.0001, 'params': params}],
-        },
-    }, path)
+    torch.save(
+        {
+            'meta': {
+                'mmdet_version':
+                '2.16.0',
+                'epoch':
+                12,
+                'iter':
+                87960,
+                'time':
+                'Sat Aug 21 10:11:53 2021',
+                'config':
+                'model = dict()',
+                'CLASSES':
+                ('circle', 'square', 'triangle', 'sky', 'water', 'grass'),
+                'PALETTE': [(220, 20, 60), (119, 11, 32), (0, 0, 142)],
+                'hook_msgs': {
+                    'last_ckpt': 'work_dirs/epoch_12.pth'
+                },
+            },
+            'state_dict': state,
+            'optimizer': {
+                'state':
+                {i: {
+                    'momentum_buffer': torch.zeros(1)
+                }
+                 for i in params},
+                'param_groups': [{
+                    'lr': 0.0002,
+                    'momentum': 0.9,
+                    'weight_decay': 0.0001,
+                    'params': params
+                }],
+            },
+        }, path)
     loaded = init_model(config, str(path), device='cpu')
     for key, value in state.items():
         assert torch.equal(loaded.state_dict()[key], value), key

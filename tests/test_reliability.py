@@ -38,8 +38,9 @@ class ExplodingModel(BaseModel):
     def forward(self, inputs, mode='tensor'):
         self.calls += 1
         bad = float('nan') if self.calls == 3 else 0.0
-        return dict(loss_cls=(self.w * torch.stack(inputs)).mean(),
-                    loss_mask=self.w.sum() * 0 + bad)
+        return dict(
+            loss_cls=(self.w * torch.stack(inputs)).mean(),
+            loss_mask=self.w.sum() * 0 + bad)
 
 
 class Ones(Dataset):
@@ -55,19 +56,20 @@ def test_nan_loss_stops_with_iteration_and_terms(tmp_path):
     runner = Runner(
         model=ExplodingModel(),
         work_dir=str(tmp_path),
-        train_dataloader=dict(dataset=Ones(), sampler=dict(
-            type='DefaultSampler', shuffle=False), batch_size=1,
+        train_dataloader=dict(
+            dataset=Ones(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=1,
             num_workers=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=False, max_iters=6),
         default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=1,
-                            by_epoch=False),
+            checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False),
             finite_loss=dict(type='FiniteLossHook')),
         default_scope='mmpanfpn',
         experiment_name='nan-loss-test')
-    with pytest.raises(NonFiniteLossError,
-                       match=r'iteration 3 .*loss_mask=nan'):
+    with pytest.raises(
+            NonFiniteLossError, match=r'iteration 3 .*loss_mask=nan'):
         runner.train()
     saved = sorted(f for f in os.listdir(tmp_path) if f.endswith('.pth'))
     assert saved == ['iter_1.pth', 'iter_2.pth']  # the NaN step saved nothing

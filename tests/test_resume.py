@@ -1,6 +1,6 @@
-"""`--resume` on torch >= 2.6: a real MMEngine checkpoint (meta, message
-hub with HistoryBuffers and numpy values, optimizer, schedulers) loads with
-torch's default ``weights_only=True`` thanks to the allow-list."""
+"""`--resume` on torch >= 2.6: a real MMEngine checkpoint (meta, message hub
+with HistoryBuffers and numpy values, optimizer, schedulers) loads with torch's
+default ``weights_only=True`` thanks to the allow-list."""
 import copy
 
 import torch
@@ -18,8 +18,8 @@ class ToyModel(BaseModel):
     def forward(self, inputs, targets, mode='tensor'):
         pred = self.linear(torch.stack(inputs))
         if mode == 'loss':
-            return dict(loss=((pred.squeeze(1) - torch.stack(targets))**2)
-                        .mean())
+            return dict(
+                loss=((pred.squeeze(1) - torch.stack(targets))**2).mean())
         return pred
 
 
@@ -48,7 +48,8 @@ def _cfg(work_dir, max_iters):
             batch_size=4,
             num_workers=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
-        param_scheduler=dict(type='MultiStepLR', milestones=[3], by_epoch=False),
+        param_scheduler=dict(
+            type='MultiStepLR', milestones=[3], by_epoch=False),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
@@ -75,5 +76,5 @@ def test_resume_continues_where_it_stopped(tmp_path):
     second.train()
     assert second.iter == 6
     for key, value in expected.items():
-        torch.testing.assert_close(second.model.state_dict()[key], value,
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            second.model.state_dict()[key], value, rtol=0, atol=0)

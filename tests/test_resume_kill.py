@@ -13,42 +13,54 @@ import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(ROOT, 'configs', 'panoptic_fpn', 'panoptic-fpn_tiny_synthetic.py')
+TINY = osp.join(ROOT, 'configs', 'panoptic_fpn',
+                'panoptic-fpn_tiny_synthetic.py')
 KILLER = osp.join(ROOT, 'tests', 'helpers', 'train_killed_at_replace.py')
 MAX_ITERS = 6
 
 
 def _args(root, work_dir):
     return [
-        TINY, '--work-dir', str(work_dir), '--cfg-options',
+        TINY,
+        '--work-dir',
+        str(work_dir),
+        '--cfg-options',
         f'train_dataloader.dataset.data_root={root}',
         f'val_dataloader.dataset.data_root={root}',
         f'val_evaluator.ann_file={root}/annotations/panoptic_val.json',
         f'val_evaluator.seg_prefix={root}/annotations/panoptic_val/',
         'train_dataloader.batch_size=2',
-        f'train_cfg.max_iters={MAX_ITERS}', 'train_cfg.val_begin=1000',
+        f'train_cfg.max_iters={MAX_ITERS}',
+        'train_cfg.val_begin=1000',
         # 24 images / batch 2: the data loader starts a new pass at iteration
         # 12 only; a sampler seed other than the run's checks nothing extra
         'default_hooks.checkpoint.interval=2',
         'default_hooks.checkpoint.max_keep_ckpts=1',
         'default_hooks.logger.interval=1',
-        'randomness.seed=0', 'randomness.deterministic=True',
+        'randomness.seed=0',
+        'randomness.deterministic=True',
     ]
 
 
 def _train(root, work_dir, *extra, env=None, check=True):
-    proc = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-         *_args(root, work_dir), *extra],
-        capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), *_args(root, work_dir), *extra
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=ROOT,
+                          env=env)
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
 def _state(work_dir):
-    ckpt = torch.load(osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
-                      map_location='cpu', weights_only=True)
+    ckpt = torch.load(
+        osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
+        map_location='cpu',
+        weights_only=True)
     return ckpt
 
 
@@ -57,8 +69,12 @@ def _assert_same_run(a, b):
     assert a['state_dict'].keys() == b['state_dict'].keys()
     for key, value in a['state_dict'].items():
         assert torch.equal(value, b['state_dict'][key]), key
-    momenta_a = [s['momentum_buffer'] for s in a['optimizer']['state'].values()]
-    momenta_b = [s['momentum_buffer'] for s in b['optimizer']['state'].values()]
+    momenta_a = [
+        s['momentum_buffer'] for s in a['optimizer']['state'].values()
+    ]
+    momenta_b = [
+        s['momentum_buffer'] for s in b['optimizer']['state'].values()
+    ]
     assert len(momenta_a) == len(momenta_b) > 0
     assert all(torch.equal(x, y) for x, y in zip(momenta_a, momenta_b))
     assert a['param_schedulers'] == b['param_schedulers']
@@ -78,9 +94,12 @@ def test_kill_during_saves_and_iterations_then_resume_is_exact(
 
     # 1. killed while iter_2.pth is being written: nothing to resume from
     env = dict(os.environ, KILL_AT_REPLACE='iter_2.pth')
-    proc = subprocess.run([sys.executable, KILLER, *_args(synthetic_root,
-                                                          work_dir)],
-                          capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [sys.executable, KILLER, *_args(synthetic_root, work_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert not (work_dir / 'iter_2.pth').exists() and not pointer.exists()
 
@@ -89,8 +108,11 @@ def test_kill_during_saves_and_iterations_then_resume_is_exact(
     # although max_keep_ckpts=1
     env = dict(os.environ, KILL_AT_REPLACE='last_checkpoint@iter_4')
     proc = subprocess.run(
-        [sys.executable, KILLER, *_args(synthetic_root, work_dir),
-         '--resume'], capture_output=True, text=True, cwd=ROOT, env=env)
+        [sys.executable, KILLER, *_args(synthetic_root, work_dir), '--resume'],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert pointer.read_text().endswith('iter_2.pth')
     assert (work_dir / 'iter_2.pth').exists()
@@ -98,11 +120,15 @@ def test_kill_during_saves_and_iterations_then_resume_is_exact(
 
     # 3. resumed from iter_2, killed from outside in the middle of training
     # (as soon as iter_4.pth is renamed into place)
-    proc = subprocess.Popen(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-         *_args(synthetic_root, work_dir), '--resume'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        cwd=ROOT)
+    proc = subprocess.Popen([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), *_args(synthetic_root, work_dir),
+        '--resume'
+    ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            cwd=ROOT)
     os.remove(work_dir / 'iter_4.pth')  # made again by this run
     deadline = time.time() + 300
     while not (work_dir / 'iter_4.pth').exists():
@@ -128,9 +154,12 @@ def test_resume_ignores_an_empty_last_checkpoint(synthetic_root, tmp_path,
     newest ``iter_N.pth`` is used."""
     work_dir = tmp_path / 'empty_pointer'
     env = dict(os.environ, KILL_AT_REPLACE='iter_6.pth')
-    proc = subprocess.run([sys.executable, KILLER, *_args(synthetic_root,
-                                                          work_dir)],
-                          capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [sys.executable, KILLER, *_args(synthetic_root, work_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     (work_dir / 'last_checkpoint').write_text('')
     proc = _train(synthetic_root, work_dir, '--resume')

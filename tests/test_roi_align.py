@@ -1,11 +1,10 @@
 """mmpanfpn's CPU RoIAlign (mmpanfpn._ext) equals mmcv's, bit for bit.
 
-The kernel is a re-implementation of mmcv's average RoIAlign for speed, so
-its specification is mmcv's output: ``torch.equal`` on hand-made and on
-generated RoIs of every kind (tiny, huge, zero-size, partly and wholly off
-the map, other images of the batch), at the FPN scales, with adaptive and
-fixed sampling, aligned or not, float32 and float64, NCHW and channels-last
-features.
+The kernel is a re-implementation of mmcv's average RoIAlign for speed, so its
+specification is mmcv's output: ``torch.equal`` on hand-made and on generated
+RoIs of every kind (tiny, huge, zero-size, partly and wholly off the map, other
+images of the batch), at the FPN scales, with adaptive and fixed sampling,
+aligned or not, float32 and float64, NCHW and channels-last features.
 """
 import pytest
 import torch
@@ -54,12 +53,13 @@ def generated_rois(gen, num, height, width, stride, num_images):
     img_h, img_w = height * stride, width * stride
     kind = torch.randint(0, 5, (num, ), generator=gen)
     size = torch.rand(num, 2, generator=gen) * torch.tensor([img_w, img_h])
-    size[kind == 0] *= 0.02          # tiny
-    size[kind == 1] *= 1.5           # larger than the image
-    size[kind == 2] = 0.             # zero area
-    x1y1 = torch.rand(num, 2, generator=gen) * torch.tensor(
-        [img_w, img_h]) * 1.4 - 0.2 * torch.tensor([img_w, img_h])
-    x1y1[kind == 3] += torch.tensor([img_w, img_h]) * 2   # off the map
+    size[kind == 0] *= 0.02  # tiny
+    size[kind == 1] *= 1.5  # larger than the image
+    size[kind == 2] = 0.  # zero area
+    x1y1 = torch.rand(
+        num, 2, generator=gen) * torch.tensor(
+            [img_w, img_h]) * 1.4 - 0.2 * torch.tensor([img_w, img_h])
+    x1y1[kind == 3] += torch.tensor([img_w, img_h]) * 2  # off the map
     batch = torch.randint(0, num_images, (num, 1), generator=gen).float()
     return torch.cat([batch, x1y1, x1y1 + size], dim=1)
 
@@ -70,19 +70,19 @@ def test_equals_mmcv_on_generated_rois(dtype):
     checked = 0
     for stride, (height, width) in ((4, (40, 56)), (8, (20, 28)),
                                     (16, (10, 14)), (32, (5, 7))):
-        features = torch.randn(2, 24, height, width, generator=gen,
-                               dtype=dtype) * 10
+        features = torch.randn(
+            2, 24, height, width, generator=gen, dtype=dtype) * 10
         rois = generated_rois(gen, 60, height, width, stride, 2).to(dtype)
         for size in ((7, 7), (14, 14), (3, 5)):
             for ratio in (0, 2):
                 for aligned in (True, False):
                     ours = roi_align_cpu(features, rois, size, 1 / stride,
                                          ratio, aligned)
-                    theirs = mmcv_avg(features, rois, size, 1 / stride,
-                                      ratio, aligned)
+                    theirs = mmcv_avg(features, rois, size, 1 / stride, ratio,
+                                      aligned)
                     assert ours.shape == theirs.shape
-                    assert torch.equal(ours, theirs), (stride, size, ratio,
-                                                       aligned)
+                    assert torch.equal(ours,
+                                       theirs), (stride, size, ratio, aligned)
                     checked += 1
     assert checked == 4 * 3 * 2 * 2
 
@@ -97,8 +97,8 @@ def test_fpn_sized_features_and_channels_last():
     assert torch.equal(
         roi_align_cpu(features, rois, (7, 7), 1 / 16, 0, True), theirs)
     last = features.contiguous(memory_format=torch.channels_last)
-    assert torch.equal(roi_align_cpu(last, rois, (7, 7), 1 / 16, 0, True),
-                       theirs)
+    assert torch.equal(
+        roi_align_cpu(last, rois, (7, 7), 1 / 16, 0, True), theirs)
 
 
 def test_no_rois_negative_size_and_bad_batch_index():
@@ -110,12 +110,14 @@ def test_no_rois_negative_size_and_bad_batch_index():
                       1.0, 0, True)
     # mmcv would read past the features; here it is an error naming the RoI
     rois = torch.tensor([[0., 1., 1., 4., 4.], [1., 1., 1., 4., 4.]])
-    with pytest.raises(RuntimeError, match='RoI 1 has batch index 1, the '
-                       'features have 1 image'):
+    with pytest.raises(
+            RuntimeError,
+            match='RoI 1 has batch index 1, the '
+            'features have 1 image'):
         roi_align_cpu(features, rois, (7, 7), 1.0, 0, True)
     with pytest.raises(RuntimeError, match='RoI 1 has batch index 1'):
-        roi_align_cpu_backward(torch.ones(2, 3, 7, 7), rois, (1, 3, 8, 8),
-                               1.0, 0, True)
+        roi_align_cpu_backward(
+            torch.ones(2, 3, 7, 7), rois, (1, 3, 8, 8), 1.0, 0, True)
 
 
 def test_layer_forward_and_gradient_equal_mmcv():
@@ -152,8 +154,8 @@ def test_roi_extractor_of_the_scope_builds_it():
     # sqrt(128 * 120) >= 112: the second box maps to the coarser level
     assert torch.equal(out[0:1], mmcv_avg(feats[0], rois[0:1], 7, 0.25, 0,
                                           True))
-    assert torch.equal(out[1:2], mmcv_avg(feats[1], rois[1:2], 7, 0.125, 0,
-                                          True))
+    assert torch.equal(out[1:2],
+                       mmcv_avg(feats[1], rois[1:2], 7, 0.125, 0, True))
 
 
 def test_benchmark_script_checks_equality_and_prints_ratios():
@@ -161,23 +163,30 @@ def test_benchmark_script_checks_equality_and_prints_ratios():
     import subprocess
     import sys
     root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    proc = subprocess.run(
-        [sys.executable, osp.join(root, 'benchmarks', 'bench_roi_align.py'),
-         '--shape', '160', '224', '--channels', '16', '--proposals', '60',
-         '--detections', '12', '--repeats', '1'],
-        capture_output=True, text=True, cwd=root, timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(root, 'benchmarks',
+                 'bench_roi_align.py'), '--shape', '160', '224', '--channels',
+        '16', '--proposals', '60', '--detections', '12', '--repeats', '1'
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=root,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert ('outputs and gradients equal to mmcv\'s (torch.equal): yes'
             in proc.stdout)
-    rows = [line for line in proc.stdout.splitlines()
-            if line.startswith(('forward', 'backward'))]
+    rows = [
+        line for line in proc.stdout.splitlines()
+        if line.startswith(('forward', 'backward'))
+    ]
     assert len(rows) == 6 and all(row.endswith('x') for row in rows)
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_backward_equals_mmcv_on_generated_rois(dtype):
-    """Overlapping RoIs add to the same elements: the sums must be mmcv's
-    term by term, in its order."""
+    """Overlapping RoIs add to the same elements: the sums must be mmcv's term
+    by term, in its order."""
     gen = torch.Generator().manual_seed(4)
     checked = 0
     for stride, (height, width) in ((4, (24, 36)), (16, (6, 9))):
@@ -190,8 +199,8 @@ def test_backward_equals_mmcv_on_generated_rois(dtype):
                 for aligned in (True, False):
                     ours = roi_align_cpu_backward(grad, rois, shape,
                                                   1 / stride, ratio, aligned)
-                    features = torch.zeros(shape, dtype=dtype,
-                                           requires_grad=True)
+                    features = torch.zeros(
+                        shape, dtype=dtype, requires_grad=True)
                     mmcv_roi_align(features, rois, size, 1 / stride, ratio,
                                    'avg', aligned).backward(grad)
                     assert torch.equal(ours, features.grad), (stride, size,
@@ -202,8 +211,8 @@ def test_backward_equals_mmcv_on_generated_rois(dtype):
 
 def test_without_the_extension_mmcv_runs(tmp_path):
     """A build without mmpanfpn._ext (MMPANFPN_WITH_OPS=0, or a stale .so)
-    imports fine and the layer is mmcv's; the kernel functions say why
-    they cannot run."""
+    imports fine and the layer is mmcv's; the kernel functions say why they
+    cannot run."""
     import subprocess
     import sys
     script = tmp_path / 'no_ext.py'
@@ -226,7 +235,9 @@ except RuntimeError as err:
     assert 'mmpanfpn._ext' in str(err) and 'pip install' in str(err)
     print('fallback ok')
 ''')
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(script)],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'fallback ok' in proc.stdout

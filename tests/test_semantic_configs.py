@@ -98,9 +98,8 @@ def test_synthetic_semantic_classes_are_the_datasets():
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'fpn_r18_tiny_synthetic.py'))
     metainfo = cfg.train_dataloader.dataset.metainfo
     assert tuple(metainfo.classes) == SEMANTIC_CLASSES
-    assert [list(c) for c in metainfo.palette] == [
-        c['color'] for c in CATEGORIES
-    ]
+    assert [list(c)
+            for c in metainfo.palette] == [c['color'] for c in CATEGORIES]
     assert cfg.val_dataloader.dataset.metainfo == metainfo
 
 
@@ -110,7 +109,10 @@ class LossHook(Hook):
         self.losses = []
         self.metrics = None
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         self.losses.append(outputs['loss'].item())
 
@@ -120,8 +122,7 @@ class LossHook(Hook):
 
 def test_tiny_config_trains(tmp_path):
     root = make_synthetic_panoptic(
-        str(tmp_path / 'data'), num_train=16, num_val=4, size=(64, 64),
-        seed=0)
+        str(tmp_path / 'data'), num_train=16, num_val=4, size=(64, 64), seed=0)
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'fpn_r18_tiny_synthetic.py'))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = str(root)
@@ -144,11 +145,12 @@ def test_tiny_config_trains(tmp_path):
     assert 0 <= record.metrics['mIoU'] <= 100
 
 
-@pytest.mark.parametrize('name', sorted(
-    osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))))
+@pytest.mark.parametrize(
+    'name',
+    sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))))
 def test_checkpoint_hook_is_the_atomic_one(name):
-    """Semantic configs run in mmseg's scope; their checkpoint hook is
-    still mmpanfpn's (save, swap last_checkpoint, then remove old ones)."""
+    """Semantic configs run in mmseg's scope; their checkpoint hook is still
+    mmpanfpn's (save, swap last_checkpoint, then remove old ones)."""
     from mmengine.registry import HOOKS
 
     from mmpanfpn.engine.hooks import AtomicCheckpointHook

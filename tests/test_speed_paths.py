@@ -1,6 +1,8 @@
 """The fast paths of inference give what the plain computations give, exactly:
-the semantic argmax read at 1/4 scale where it is certain, the box-by-box
-mask paste, and the fusion that looks at mask boxes only."""
+
+the semantic argmax read at 1/4 scale where it is certain, the box-by-box mask
+paste, and the fusion that looks at mask boxes only.
+"""
 import numpy as np
 import pytest
 import torch
@@ -21,10 +23,11 @@ def plain_argmax(logits, size, crop):
 
 def blocky_logits(num_classes, height, width, block, gen, noise=0.0):
     """Regions of one winning class (upsampled coarse noise), plus noise."""
-    coarse = torch.randn((1, num_classes, -(-height // block),
-                          -(-width // block)), generator=gen) * 3
-    logits = F.interpolate(coarse, size=(height, width), mode='bilinear',
-                           align_corners=False)[0]
+    coarse = torch.randn(
+        (1, num_classes, -(-height // block), -(-width // block)),
+        generator=gen) * 3
+    logits = F.interpolate(
+        coarse, size=(height, width), mode='bilinear', align_corners=False)[0]
     return logits + noise * torch.randn(logits.shape, generator=gen)
 
 
@@ -52,19 +55,22 @@ def test_bilinear_upsampling_of_a_slice_is_the_slice_of_the_upsampling(
     """What upsampled_argmax relies on: with a power-of-two factor the CPU
     kernel computes every output pixel from a slice of the input exactly as
     from the whole input, when both outputs are at least 65 pixels each way
-    (PyTorch sends outputs with H + W <= 128 to another kernel, whose
-    rounding differs: upsampled_argmax never makes such slices)."""
+    (PyTorch sends outputs with H + W <= 128 to another kernel, whose rounding
+    differs: upsampled_argmax never makes such slices)."""
     gen = torch.Generator().manual_seed(ratio)
     logits = torch.randn((54, 40, 61), generator=gen) * 5
     with threads(num_threads):
-        whole = F.interpolate(logits[None], size=(40 * ratio, 61 * ratio),
-                              mode='bilinear', align_corners=False)[0]
-        for a0, a1, b0, b1 in [(0, 40, 0, 61), (3, 38, 0, 61),
-                               (4, 40, 0, 61), (3, 38, 7, 50),
-                               (0, 36, 20, 61)]:
+        whole = F.interpolate(
+            logits[None],
+            size=(40 * ratio, 61 * ratio),
+            mode='bilinear',
+            align_corners=False)[0]
+        for a0, a1, b0, b1 in [(0, 40, 0, 61), (3, 38, 0, 61), (4, 40, 0, 61),
+                               (3, 38, 7, 50), (0, 36, 20, 61)]:
             part = F.interpolate(
                 logits[None, :, a0:a1, b0:b1].contiguous(),
-                size=((a1 - a0) * ratio, (b1 - b0) * ratio), mode='bilinear',
+                size=((a1 - a0) * ratio, (b1 - b0) * ratio),
+                mode='bilinear',
                 align_corners=False)[0]
             # away from the slice's own border rows / columns
             inner = part[:, ratio:-ratio, ratio:-ratio]
@@ -76,16 +82,21 @@ def test_bilinear_upsampling_of_a_slice_is_the_slice_of_the_upsampling(
 @pytest.mark.parametrize('num_threads', [1, 2])
 def test_bilinear_upsampling_of_some_classes_is_theirs_in_the_whole(
         num_threads):
-    """The other one: at least 4 classes upsample as they do among all of
-    them (with 3 and one thread PyTorch picks another kernel)."""
+    """The other one: at least 4 classes upsample as they do among all of them
+    (with 3 and one thread PyTorch picks another kernel)."""
     gen = torch.Generator().manual_seed(num_threads)
     logits = torch.randn((54, 30, 41), generator=gen) * 5
     with threads(num_threads):
-        whole = F.interpolate(logits[None], size=(120, 164), mode='bilinear',
-                              align_corners=False)[0]
+        whole = F.interpolate(
+            logits[None],
+            size=(120, 164),
+            mode='bilinear',
+            align_corners=False)[0]
         for channels in [[0, 1, 2, 3], [5, 17, 18, 40, 53], list(range(20))]:
             part = F.interpolate(
-                logits[channels][None], size=(120, 164), mode='bilinear',
+                logits[channels][None],
+                size=(120, 164),
+                mode='bilinear',
                 align_corners=False)[0]
             assert torch.equal(part, whole[channels])
 
@@ -97,10 +108,10 @@ def test_bilinear_upsampling_of_some_classes_is_theirs_in_the_whole(
 def test_upsampled_argmax_equals_the_plain_argmax(seed):
     gen = torch.Generator().manual_seed(seed)
     ratio = [1, 2, 4, 4, 8][seed % 5]
-    height = int(torch.randint(70 // ratio + 1, 160 // ratio + 2, (1, ),
-                               generator=gen))
-    width = int(torch.randint(70 // ratio + 1, 200 // ratio + 2, (1, ),
-                              generator=gen))
+    height = int(
+        torch.randint(70 // ratio + 1, 160 // ratio + 2, (1, ), generator=gen))
+    width = int(
+        torch.randint(70 // ratio + 1, 200 // ratio + 2, (1, ), generator=gen))
     num_classes = [4, 9, 54][seed % 3]
     # smooth regions (few uncertain cells), or noise (boundaries everywhere)
     noise = [0.0, 0.05, 3.0][seed % 3]
@@ -139,8 +150,10 @@ def test_upsampled_argmax_falls_back_to_the_plain_way(case):
     gen = torch.Generator().manual_seed(1)
     num_classes = 3 if case == 'three classes' else 7
     logits = blocky_logits(num_classes, 20, 30, 4, gen, 0.1)
-    size = {'non-power-of-two': (60, 90), 'small': (40, 60)}.get(
-        case, (80, 120))
+    size = {
+        'non-power-of-two': (60, 90),
+        'small': (40, 60)
+    }.get(case, (80, 120))
     if case == 'inf':
         logits[2, 5, 5] = float('inf')
     if case == 'nan':
@@ -155,16 +168,23 @@ def test_upsampled_argmax_falls_back_to_the_plain_way(case):
 def test_semantic_labels_equal_predict_labels_of_the_logits(rescale):
     torch.manual_seed(0)
     head = PanopticFPNHead(
-        num_things_classes=3, num_stuff_classes=5, in_channels=8,
-        inner_channels=16, norm_cfg=dict(type='GN', num_groups=4))
+        num_things_classes=3,
+        num_stuff_classes=5,
+        in_channels=8,
+        inner_channels=16,
+        norm_cfg=dict(type='GN', num_groups=4))
     head.init_weights()
     torch.nn.init.normal_(head.conv_logits.weight, 0, 1.0)
     feats = [torch.randn(2, 8, 96 // 2**i, 128 // 2**i) for i in range(2, 6)]
     metas = [
-        dict(batch_input_shape=(96, 128), img_shape=(96, 128),
-             ori_shape=(96, 128)),
-        dict(batch_input_shape=(96, 128), img_shape=(70, 100),
-             ori_shape=(140, 200)),  # resized: the plain way
+        dict(
+            batch_input_shape=(96, 128),
+            img_shape=(96, 128),
+            ori_shape=(96, 128)),
+        dict(
+            batch_input_shape=(96, 128),
+            img_shape=(70, 100),
+            ori_shape=(140, 200)),  # resized: the plain way
     ]
     with torch.no_grad():
         labels = head.predict_semantic_labels(feats, metas, rescale=rescale)
@@ -182,12 +202,13 @@ def test_semantic_labels_equal_predict_labels_of_the_logits(rescale):
 
 @pytest.mark.parametrize('rescale', [True, False])
 @pytest.mark.parametrize('class_agnostic', [False, True])
-def test_masks_pasted_by_mmdet_stay_in_their_windows(
-        rescale, class_agnostic):
+def test_masks_pasted_by_mmdet_stay_in_their_windows(rescale, class_agnostic):
     gen = torch.Generator().manual_seed(int(rescale) + 2 * class_agnostic)
     num, num_classes = 9, 4
     mask_head = FCNMaskHead(
-        num_convs=0, in_channels=4, num_classes=num_classes,
+        num_convs=0,
+        in_channels=4,
+        num_classes=num_classes,
         class_agnostic=class_agnostic)
     mask_preds = torch.randn(
         (num, 1 if class_agnostic else num_classes, 28, 28), generator=gen)
@@ -230,8 +251,8 @@ def test_fusion_inside_mask_boxes_equals_fusion_over_the_map(seed):
     for k in range(num):
         x0, y0 = rng.integers(0, w - 2), rng.integers(0, h - 2)
         x1, y1 = rng.integers(x0 + 1, w + 1), rng.integers(y0 + 1, h + 1)
-        masks[k, y0:y1, x0:x1] = torch.from_numpy(
-            rng.random((y1 - y0, x1 - x0)) > 0.3)
+        masks[k, y0:y1,
+              x0:x1] = torch.from_numpy(rng.random((y1 - y0, x1 - x0)) > 0.3)
         boxes[k] = torch.tensor([x0, y0, x1, y1])
     scores = torch.from_numpy(rng.random(num)).float()
     labels = torch.from_numpy(rng.integers(0, num_things, num))

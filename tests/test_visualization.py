@@ -7,15 +7,15 @@ from mmengine.structures import PixelData
 from mmpanfpn.visualization import (PanopticLocalVisualizer, panoptic_colors,
                                     thing_outlines)
 
-SEGMENTS = [dict(id=3, category=0, isthing=True),
-            dict(id=8, category=1, isthing=False)]
+SEGMENTS = [
+    dict(id=3, category=0, isthing=True),
+    dict(id=8, category=1, isthing=False)
+]
 PALETTE = [(200, 0, 0), (0, 0, 200)]
 
 
 def test_colors_and_outlines_by_hand():
-    ids = np.array([[3, 3, 8, 8],
-                    [3, 3, 8, 0],
-                    [8, 8, 8, 0]])
+    ids = np.array([[3, 3, 8, 8], [3, 3, 8, 0], [8, 8, 8, 0]])
     colors = panoptic_colors(ids, SEGMENTS, PALETTE)
     assert (colors[ids == 0] == 0).all()  # void stays black
     assert (colors[ids == 8] == (0, 0, 200)).all()  # stuff: class colour

@@ -23,8 +23,8 @@ from mmpanfpn.utils import register_all_modules
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('--split', default='train',
-                        choices=['train', 'val', 'test'])
+    parser.add_argument(
+        '--split', default='train', choices=['train', 'val', 'test'])
     parser.add_argument('--out-dir', default='work_dirs/browse')
     parser.add_argument('--max-images', type=int, default=8)
     parser.add_argument('--show', action='store_true')

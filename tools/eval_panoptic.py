@@ -27,20 +27,25 @@ MAX_AREA_WARNINGS = 5
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--gt-json', required=True,
-                        help='ground-truth COCO panoptic JSON')
-    parser.add_argument('--gt-dir', required=True,
-                        help='folder of the ground-truth PNGs')
-    parser.add_argument('--pred-json', required=True,
-                        help='predicted COCO panoptic JSON')
-    parser.add_argument('--pred-dir', required=True,
-                        help='folder of the predicted PNGs')
+    parser.add_argument(
+        '--gt-json', required=True, help='ground-truth COCO panoptic JSON')
+    parser.add_argument(
+        '--gt-dir', required=True, help='folder of the ground-truth PNGs')
+    parser.add_argument(
+        '--pred-json', required=True, help='predicted COCO panoptic JSON')
+    parser.add_argument(
+        '--pred-dir', required=True, help='folder of the predicted PNGs')
     parser.add_argument('--out', help='write the metrics to this JSON file')
-    parser.add_argument('--nproc', type=int, default=default_nproc(),
-                        help='worker processes; 1 evaluates in this process '
-                        '(default: min(CPU count, 8))')
-    parser.add_argument('--classwise', action='store_true',
-                        help='also print and save per-category results')
+    parser.add_argument(
+        '--nproc',
+        type=int,
+        default=default_nproc(),
+        help='worker processes; 1 evaluates in this process '
+        '(default: min(CPU count, 8))')
+    parser.add_argument(
+        '--classwise',
+        action='store_true',
+        help='also print and save per-category results')
     args = parser.parse_args(argv)
     if args.nproc < 1:
         parser.error('--nproc must be >= 1')
@@ -50,25 +55,27 @@ def parse_args(argv=None):
 def format_table(metrics: dict, summary: dict) -> str:
     lines = [f'{"":<10}{"PQ":>9}{"SQ":>9}{"RQ":>9}{"N":>6}']
     for group, suffix in (('All', ''), ('Things', '_th'), ('Stuff', '_st')):
-        lines.append(f'{group:<10}' + ''.join(
-            f'{metrics[key + suffix]:9.3f}' for key in ('PQ', 'SQ', 'RQ')) +
-            f'{summary[group]["n"]:6d}')
+        lines.append(f'{group:<10}' + ''.join(f'{metrics[key + suffix]:9.3f}'
+                                              for key in ('PQ', 'SQ', 'RQ')) +
+                     f'{summary[group]["n"]:6d}')
     return '\n'.join(lines)
 
 
 def format_classwise(metrics: dict, categories: dict) -> str:
-    width = max(len('category'), *(len(c['name'])
-                                   for c in categories.values()))
-    lines = [f'{"category":<{width}} {"kind":<6}{"PQ":>9}{"SQ":>9}{"RQ":>9}'
-             f'{"TP":>7}{"FP":>7}{"FN":>7}']
+    width = max(
+        len('category'), *(len(c['name']) for c in categories.values()))
+    lines = [
+        f'{"category":<{width}} {"kind":<6}{"PQ":>9}{"SQ":>9}{"RQ":>9}'
+        f'{"TP":>7}{"FP":>7}{"FN":>7}'
+    ]
     for cat in categories.values():
         r = metrics['classwise'][cat['name']]
         kind = 'thing' if cat['isthing'] == 1 else 'stuff'
         counted = r['TP'] + r['FP'] + r['FN'] > 0
-        lines.append(f'{cat["name"]:<{width}} {kind:<6}' + ''.join(
-            f'{r[key]:9.3f}' if counted else f'{"-":>9}'
-            for key in ('PQ', 'SQ', 'RQ')) + ''.join(
-            f'{r[key]:7d}' for key in ('TP', 'FP', 'FN')))
+        lines.append(f'{cat["name"]:<{width}} {kind:<6}' +
+                     ''.join(f'{r[key]:9.3f}' if counted else f'{"-":>9}'
+                             for key in ('PQ', 'SQ', 'RQ')) +
+                     ''.join(f'{r[key]:7d}' for key in ('TP', 'FP', 'FN')))
     lines.append('-: no ground truth and no prediction, left out of the '
                  'means')
     return '\n'.join(lines)
@@ -91,11 +98,14 @@ def write_json_atomically(content: dict, path: str) -> None:
 
 
 def run(args) -> dict:
-    result = evaluate_panoptic_files(args.gt_json, args.gt_dir,
-                                     args.pred_json, args.pred_dir,
-                                     nproc=args.nproc)
-    summary = result.stat.summarize(result.categories,
-                                    classwise=args.classwise)
+    result = evaluate_panoptic_files(
+        args.gt_json,
+        args.gt_dir,
+        args.pred_json,
+        args.pred_dir,
+        nproc=args.nproc)
+    summary = result.stat.summarize(
+        result.categories, classwise=args.classwise)
     metrics = percent_metrics(summary, result.categories)
     if args.classwise:
         for cat_id, cat in result.categories.items():
@@ -106,9 +116,11 @@ def run(args) -> dict:
     for line in result.area_mismatches[:MAX_AREA_WARNINGS]:
         print(f'warning: {line}', file=sys.stderr)
     if result.area_mismatches:
-        print(f'warning: {len(result.area_mismatches)} segment(s) have a '
-              'JSON "area" that differs from their pixel count; PQ uses the '
-              'pixel counts', file=sys.stderr)
+        print(
+            f'warning: {len(result.area_mismatches)} segment(s) have a '
+            'JSON "area" that differs from their pixel count; PQ uses the '
+            'pixel counts',
+            file=sys.stderr)
 
     print(format_table(metrics, summary))
     if args.classwise:
@@ -116,8 +128,7 @@ def run(args) -> dict:
     metrics.update(
         num_images=result.num_images,
         num_categories=len(result.categories),
-        num_things=sum(c['isthing'] == 1
-                       for c in result.categories.values()),
+        num_things=sum(c['isthing'] == 1 for c in result.categories.values()),
         num_evaluated=summary['All']['n'],
         num_evaluated_th=summary['Things']['n'],
         num_evaluated_st=summary['Stuff']['n'],

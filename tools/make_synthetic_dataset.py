@@ -15,11 +15,14 @@ def parse_args():
     parser.add_argument('out', help='output folder')
     parser.add_argument('--num-train', type=int, default=240)
     parser.add_argument('--num-val', type=int, default=40)
-    parser.add_argument('--size', type=int, nargs=2, default=[128, 128],
-                        metavar=('H', 'W'))
+    parser.add_argument(
+        '--size', type=int, nargs=2, default=[128, 128], metavar=('H', 'W'))
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--stuff-only-ratio', type=float, default=0.1,
-                        help='fraction of images without things')
+    parser.add_argument(
+        '--stuff-only-ratio',
+        type=float,
+        default=0.1,
+        help='fraction of images without things')
     args = parser.parse_args()
     if args.num_train < 0 or args.num_val < 0:
         parser.error('--num-train and --num-val must be >= 0')
@@ -31,8 +34,7 @@ def parse_args():
 def main():
     args = parse_args()
     make_synthetic_panoptic(args.out, args.num_train, args.num_val,
-                            tuple(args.size), args.seed,
-                            args.stuff_only_ratio)
+                            tuple(args.size), args.seed, args.stuff_only_ratio)
     print(f'synthetic panoptic dataset written to {args.out}')
 
 

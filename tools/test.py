@@ -1,7 +1,8 @@
 """Evaluate a checkpoint: PQ (and AP / mIoU where the metric reports them).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--show-dir DIR] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}]
 
 CHECKPOINT may also be a ``last_checkpoint`` file written by the runner
 (it holds the path of the latest checkpoint).

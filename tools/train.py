@@ -1,8 +1,8 @@
 """Train a Panoptic FPN / Semantic FPN model with an MMEngine runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
-        [--amp] [--auto-scale-lr] [--cfg-options k=v ...]
-        [--launcher {none,pytorch,slurm,mpi}]
+python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]     [--amp]
+[--auto-scale-lr] [--cfg-options k=v ...]     [--launcher
+{none,pytorch,slurm,mpi}]
 """
 import argparse
 import os

@@ -3,19 +3,14 @@
 # here), 64-channel FPN and heads, 128x128 images, 3 things + 3 stuff.
 _base_ = [
     '../_base_/models/panoptic-fpn_r50_fpn.py',
-    '../_base_/datasets/synthetic_panoptic.py',
-    '../_base_/default_runtime.py'
+    '../_base_/datasets/synthetic_panoptic.py', '../_base_/default_runtime.py'
 ]
 
 num_things_classes = 3
 num_stuff_classes = 3
 channels = 64
 model = dict(
-    backbone=dict(
-        depth=18,
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None),
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
     rpn_head=dict(
         in_channels=channels,
@@ -55,8 +50,7 @@ model = dict(
 
 max_iters = 200
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters,
-    val_interval=max_iters)
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
@@ -77,8 +71,8 @@ auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=100, by_epoch=False,
-                    max_keep_ckpts=2))
+    checkpoint=dict(
+        type='CheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

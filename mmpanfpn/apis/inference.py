@@ -1,8 +1,8 @@
 """Python API: build a model from a config (+ checkpoint) and run it.
 
 Thin wrappers over mmdet's ``init_detector``/``inference_detector`` (which
-already handle configs, checkpoints, ``dataset_meta`` and test pipelines),
-with our registry scope set up first.
+already handle configs, checkpoints, ``dataset_meta`` and test pipelines), with
+our registry scope set up first.
 """
 import warnings
 from typing import Optional, Sequence, Union
@@ -37,15 +37,14 @@ def init_model(config: Union[str, Config],
     if isinstance(config, str):
         config = Config.fromfile(config)
     config.setdefault('default_scope', 'mmpanfpn')
-    model = init_detector(config, None, device=device,
-                          cfg_options=cfg_options)
+    model = init_detector(config, None, device=device, cfg_options=cfg_options)
     if checkpoint is not None:
         from mmengine.runner import load_checkpoint
 
         from mmpanfpn.engine import check_checkpoint_fits
         check_checkpoint_fits(model, checkpoint)
-        meta = load_checkpoint(model, checkpoint, map_location='cpu').get(
-            'meta', {})
+        meta = load_checkpoint(
+            model, checkpoint, map_location='cpu').get('meta', {})
         model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
         model.to(device)
     meta = model.dataset_meta or {}

@@ -1,10 +1,10 @@
 """COCO-format panoptic dataset (COCO, Cityscapes, ADE20K, custom folders).
 
 Class order is whatever the annotation file says: thing and stuff categories
-may be interleaved. Internally labels are contiguous with things first,
-``0 .. T-1`` (things in file order), then stuff ``T .. T+S-1``, which is the
-layout mmdet's PanopticFPN checkpoints use; ``metainfo['label2cat']`` maps
-them back to the dataset's category ids.
+may be interleaved. Internally labels are contiguous with things first, ``0 ..
+T-1`` (things in file order), then stuff ``T .. T+S-1``, which is the layout
+mmdet's PanopticFPN checkpoints use; ``metainfo['label2cat']`` maps them back
+to the dataset's category ids.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
@@ -56,8 +56,8 @@ def build_label_space(categories: List[dict], metainfo: Optional[dict],
             raise ValueError(
                 f'{ann_file}: metainfo "{field}" does not match the file\'s '
                 f'categories (isthing={int(field == "thing_classes")}): '
-                f'missing {missing}, not in file or wrong kind {extra}'
-                + (', duplicates' if len(set(given)) != len(given) else ''))
+                f'missing {missing}, not in file or wrong kind {extra}' +
+                (', duplicates' if len(set(given)) != len(given) else ''))
     if classes is not None and sorted(classes) != sorted(things + stuff):
         raise ValueError(
             f'{ann_file}: metainfo "classes" does not hold the same names as '
@@ -93,8 +93,8 @@ class CocoPanopticDataset(BaseDetDataset):
         **kwargs: see :class:`mmdet.datasets.BaseDetDataset`.
     """
 
-    METAINFO = dict(classes=None, thing_classes=None, stuff_classes=None,
-                    palette=None)
+    METAINFO = dict(
+        classes=None, thing_classes=None, stuff_classes=None, palette=None)
 
     def __init__(self,
                  ann_file: str = '',
@@ -172,8 +172,12 @@ class CocoPanopticDataset(BaseDetDataset):
             iscrowd = bool(seg.get('iscrowd', 0))
             is_thing = bool(cats_by_id[category_id]['isthing'])
             segments_info.append(
-                dict(id=seg['id'], category=label, category_id=category_id,
-                     iscrowd=iscrowd, is_thing=is_thing and not iscrowd))
+                dict(
+                    id=seg['id'],
+                    category=label,
+                    category_id=category_id,
+                    iscrowd=iscrowd,
+                    is_thing=is_thing and not iscrowd))
             if is_thing and not iscrowd:
                 bbox = seg.get('bbox')
                 if bbox is None or len(bbox) != 4:
@@ -183,12 +187,15 @@ class CocoPanopticDataset(BaseDetDataset):
                 if w < 1 or h < 1:
                     continue  # degenerate box, as mmdet skips it
                 instances.append(
-                    dict(bbox=[x, y, x + w, y + h], bbox_label=label,
-                         ignore_flag=0, segment_id=seg['id']))
+                    dict(
+                        bbox=[x, y, x + w, y + h],
+                        bbox_label=label,
+                        ignore_flag=0,
+                        segment_id=seg['id']))
         seg_prefix = self.data_prefix.get('seg') or ''
         return dict(
-            img_path=osp.join(self.data_prefix.get('img') or '',
-                              img['file_name']),
+            img_path=osp.join(
+                self.data_prefix.get('img') or '', img['file_name']),
             img_id=img['id'],
             # from the annotation's own file_name, never by renaming the jpg
             seg_map_path=osp.join(seg_prefix, ann['file_name'])
@@ -207,8 +214,8 @@ class CocoPanopticDataset(BaseDetDataset):
         min_size = self.filter_cfg.get('min_size', 0)
         kept = [
             info for info in self.data_list
-            if min(info['width'], info['height']) >= min_size and not (
-                filter_empty_gt and not info['instances'])
+            if min(info['width'], info['height']) >= min_size
+            and not (filter_empty_gt and not info['instances'])
         ]
         if not kept:
             raise ValueError(
@@ -218,7 +225,8 @@ class CocoPanopticDataset(BaseDetDataset):
         if len(kept) < len(self.data_list):
             print_log(
                 f'{self.ann_file}: filter_cfg kept {len(kept)} of '
-                f'{len(self.data_list)} images', logger='current')
+                f'{len(self.data_list)} images',
+                logger='current')
         return kept
 
     def get_cat_ids(self, idx: int) -> List[int]:

@@ -30,8 +30,8 @@ def rgb2id(color: np.ndarray) -> np.ndarray:
 
 def _bgr2id(img: np.ndarray) -> np.ndarray:
     """The ids of an OpenCV (BGR) uint8 image as uint32 (H, W), without
-    flipping it: OpenCV reorders the bytes to (R, G, B, A) and the ids are
-    the little-endian uint32 of those bytes, alpha masked out."""
+    flipping it: OpenCV reorders the bytes to (R, G, B, A) and the ids are the
+    little-endian uint32 of those bytes, alpha masked out."""
     rgba = cv2.cvtColor(img, cv2.COLOR_BGR2RGBA)
     ids = rgba.view('<u4')[..., 0]
     ids &= 0xFFFFFF
@@ -48,7 +48,8 @@ def id2rgb(id_map: np.ndarray) -> np.ndarray:
                     axis=-1).astype(np.uint8)
 
 
-def read_panoptic_png(path: str, backend_args: dict = None,
+def read_panoptic_png(path: str,
+                      backend_args: dict = None,
                       dtype=np.int64) -> np.ndarray:
     """Read a panoptic PNG into an (H, W) segment-id map.
 

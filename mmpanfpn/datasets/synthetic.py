@@ -1,4 +1,5 @@
-"""A deterministic synthetic COCO-panoptic dataset, small enough to learn on CPU.
+"""A deterministic synthetic COCO-panoptic dataset, small enough to learn on
+CPU.
 
 Layout written under ``out_dir``::
 
@@ -180,9 +181,12 @@ def _write_split(out_dir: str, split: str, num_images: int, size: Sequence,
         stuff_only = rng.rand() < stuff_only_ratio
         image, seg_ids, segments = make_scene(rng, h, w, stuff_only)
         stem = f'{index:06d}'
-        cv2.imwrite(osp.join(img_dir, f'{stem}.jpg'), image[..., ::-1],
-                    [cv2.IMWRITE_JPEG_QUALITY, 95])
-        cv2.imwrite(osp.join(pan_dir, f'{stem}.png'), id2rgb(seg_ids)[..., ::-1])
+        cv2.imwrite(
+            osp.join(img_dir, f'{stem}.jpg'), image[..., ::-1],
+            [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(
+            osp.join(pan_dir, f'{stem}.png'),
+            id2rgb(seg_ids)[..., ::-1])
 
         semantic = np.full((h, w), IGNORE_INDEX, np.uint8)
         segments_info = []
@@ -190,25 +194,36 @@ def _write_split(out_dir: str, split: str, num_images: int, size: Sequence,
             mask = seg_ids == sid
             semantic[mask] = label_of_cat[category_id]
             segments_info.append(
-                dict(id=sid, category_id=category_id, iscrowd=iscrowd,
-                     area=int(mask.sum()), bbox=_bbox_xywh(mask)))
+                dict(
+                    id=sid,
+                    category_id=category_id,
+                    iscrowd=iscrowd,
+                    area=int(mask.sum()),
+                    bbox=_bbox_xywh(mask)))
         cv2.imwrite(osp.join(sem_dir, f'{stem}.png'), semantic)
 
         images.append(
             dict(id=index, file_name=f'{stem}.jpg', height=h, width=w))
         annotations.append(
-            dict(image_id=index, file_name=f'{stem}.png',
-                 segments_info=segments_info))
+            dict(
+                image_id=index,
+                file_name=f'{stem}.png',
+                segments_info=segments_info))
         progress.update()
 
     categories = [
-        dict(id=c['id'], name=c['name'], isthing=c['isthing'],
-             supercategory='shape' if c['isthing'] else 'texture',
-             color=c['color']) for c in CATEGORIES
+        dict(
+            id=c['id'],
+            name=c['name'],
+            isthing=c['isthing'],
+            supercategory='shape' if c['isthing'] else 'texture',
+            color=c['color']) for c in CATEGORIES
     ]
     content = dict(
         info=dict(description='mmpanfpn synthetic panoptic dataset'),
-        images=images, annotations=annotations, categories=categories)
+        images=images,
+        annotations=annotations,
+        categories=categories)
     json_path = osp.join(out_dir, 'annotations', f'panoptic_{split}.json')
     tmp_path = json_path + '.tmp'
     with open(tmp_path, 'w') as f:

@@ -9,13 +9,14 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 def shape_mismatches(model: nn.Module,
                      state_dict: dict) -> List[Tuple[str, tuple, tuple]]:
-    """``(key, checkpoint shape, model shape)`` for every tensor that exists
-    in both with different shapes."""
+    """``(key, checkpoint shape, model shape)`` for every tensor that exists in
+    both with different shapes."""
     own = model.state_dict()
     found = []
     for key, value in state_dict.items():
-        if key in own and hasattr(value, 'shape') and tuple(
-                value.shape) != tuple(own[key].shape):
+        if key in own and hasattr(
+                value,
+                'shape') and tuple(value.shape) != tuple(own[key].shape):
             found.append((key, tuple(value.shape), tuple(own[key].shape)))
     return found
 

@@ -9,13 +9,13 @@ _CKPT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
 
 
 def find_resume_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint named by ``work_dir/last_checkpoint``, or, when that
-    file is missing, empty or names a file that is gone (a run killed while
+    """The checkpoint named by ``work_dir/last_checkpoint``, or, when that file
+    is missing, empty or names a file that is gone (a run killed while
     MMEngine's own hook rewrote it, a folder copied by hand), the
     ``iter_N.pth``/``epoch_N.pth`` with the largest N in ``work_dir``.
 
-    Returns None when ``work_dir`` holds no checkpoint: training starts
-    from scratch.
+    Returns None when ``work_dir`` holds no checkpoint: training starts from
+    scratch.
     """
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):

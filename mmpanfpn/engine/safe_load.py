@@ -2,8 +2,8 @@
 
 Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, which refuses
 any class it does not know. MMEngine checkpoints carry a few such objects in
-``meta`` and ``message_hub`` (``HistoryBuffer``, numpy arrays and scalars),
-so ``--resume`` failed with ``UnpicklingError``. Instead of switching
+``meta`` and ``message_hub`` (``HistoryBuffer``, numpy arrays and scalars), so
+``--resume`` failed with ``UnpicklingError``. Instead of switching
 ``weights_only`` off (which would run arbitrary pickled code), exactly those
 types are declared safe.
 """
@@ -19,9 +19,9 @@ def _history_buffer_method(owner: type, name: str):
     """``getattr`` restricted to ``HistoryBuffer``'s statistics methods.
 
     A pickled ``HistoryBuffer`` stores its ``statistics_methods`` as
-    ``getattr(HistoryBuffer, 'mean')`` and so on; allowing the real
-    ``getattr`` would let a checkpoint reach any attribute of any allowed
-    class, so only these lookups are served.
+    ``getattr(HistoryBuffer, 'mean')`` and so on; allowing the real ``getattr``
+    would let a checkpoint reach any attribute of any allowed class, so only
+    these lookups are served.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
 

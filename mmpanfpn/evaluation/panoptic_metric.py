@@ -37,16 +37,19 @@ from prettytable import PrettyTable
 
 from mmpanfpn.datasets.panoptic_format import (VOID_ID, check_categories,
                                                id2rgb, load_json,
-                                               read_panoptic_png,
-                                               require_keys)
+                                               read_panoptic_png, require_keys)
 from mmpanfpn.registry import METRICS
 from .pq import (PQStat, SegmentsError, area_mismatches, mismatched_areas,
                  percent_metrics, pq_single_and_areas)
 
 ALLOWED_METRICS = ('pq', 'bbox', 'segm', 'miou')
 # which prediction field each metric needs
-NEEDS = {'pq': 'pred_panoptic_seg', 'bbox': 'pred_instances',
-         'segm': 'pred_instances', 'miou': 'pred_sem_seg'}
+NEEDS = {
+    'pq': 'pred_panoptic_seg',
+    'bbox': 'pred_instances',
+    'segm': 'pred_instances',
+    'miou': 'pred_sem_seg'
+}
 # label of ignored pixels in the internal semantic maps: below every class,
 # so no class count is capped by it
 SEM_IGNORE = -1
@@ -149,7 +152,8 @@ class CocoPanopticMetric(BaseMetric):
             self._load_panoptic_gt(ann_file)
         self._instances_metric = None
         if instances_ann_file is not None and not format_only and {
-                'bbox', 'segm'} & set(self.metrics):
+                'bbox', 'segm'
+        } & set(self.metrics):
             # loads the instances JSON once, reused at every evaluation
             self._instances_metric = CocoMetric(
                 ann_file=instances_ann_file,
@@ -259,8 +263,7 @@ class CocoPanopticMetric(BaseMetric):
                 sample['pred_instances'], img_id, with_masks='segm' in want)
         derive_instances = bool(want & {'bbox', 'segm'}) and \
             self._instances_metric is None
-        if self.format_only or not (want & {'pq', 'miou'}
-                                    or derive_instances):
+        if self.format_only or not (want & {'pq', 'miou'} or derive_instances):
             return record
 
         # the only read of this image's GT
@@ -281,15 +284,19 @@ class CocoPanopticMetric(BaseMetric):
             gt_slots, slot_segments = self._gt_slots(gt_ids, gt_segments,
                                                      gt_path, img_id)
             if gt_areas is None:
-                counts = np.bincount(gt_slots.ravel(),
-                                     minlength=len(slot_segments) + 1)
-                gt_areas = {seg['id']: int(count) for seg, count in zip(
-                    slot_segments, counts[1:].tolist())}
-        record['area_mismatches'] = self._check_areas(
-            gt_ids, gt_segments, gt_path, img_id, gt_areas)
+                counts = np.bincount(
+                    gt_slots.ravel(), minlength=len(slot_segments) + 1)
+                gt_areas = {
+                    seg['id']: int(count)
+                    for seg, count in zip(slot_segments, counts[1:].tolist())
+                }
+        record['area_mismatches'] = self._check_areas(gt_ids, gt_segments,
+                                                      gt_path, img_id,
+                                                      gt_areas)
         if 'miou' in want:
-            record['sem_seg'] = self._semantic_areas(
-                sample['pred_sem_seg'], gt_slots, slot_segments, img_id)
+            record['sem_seg'] = self._semantic_areas(sample['pred_sem_seg'],
+                                                     gt_slots, slot_segments,
+                                                     img_id)
         if 'segm' in want and record['coco_pred']['masks']:
             mask_shape = tuple(record['coco_pred']['masks'][0]['size'])
             if mask_shape != gt_ids.shape:
@@ -311,8 +318,9 @@ class CocoPanopticMetric(BaseMetric):
             if ann is None:
                 raise ValueError(f'image {img_id!r} is not annotated in '
                                  f'{self.ann_file}')
-            path = (osp.join(self.seg_prefix, ann['file_name'])
-                    if self.seg_prefix else sample.get('seg_map_path'))
+            path = (
+                osp.join(self.seg_prefix, ann['file_name'])
+                if self.seg_prefix else sample.get('seg_map_path'))
             segments = ann['segments_info']
         else:
             path = sample.get('seg_map_path')
@@ -322,14 +330,16 @@ class CocoPanopticMetric(BaseMetric):
                     f'image {img_id!r}: without ann_file the data sample '
                     'needs "segments_info" (add it to PackDetInputs\' '
                     'meta_keys)')
-            segments = [self.label_space.dataset_segment(seg, img_id)
-                        for seg in segments]
+            segments = [
+                self.label_space.dataset_segment(seg, img_id)
+                for seg in segments
+            ]
         if path is None:
             raise ValueError(
                 f'image {img_id!r}: no GT PNG: set seg_prefix, or keep '
                 '"seg_map_path" in PackDetInputs\' meta_keys')
-        gt_ids = read_panoptic_png(path, backend_args=self.backend_args,
-                                   dtype=np.uint32)
+        gt_ids = read_panoptic_png(
+            path, backend_args=self.backend_args, dtype=np.uint32)
         return gt_ids, segments, path
 
     def _gt_slots(self, gt_ids: np.ndarray, segments: List[dict], path: str,
@@ -363,29 +373,35 @@ class CocoPanopticMetric(BaseMetric):
                 'the PNG')
         return slots, ordered
 
-    def _check_areas(self, gt_ids: np.ndarray, segments: List[dict],
-                     path: str, img_id,
+    def _check_areas(self,
+                     gt_ids: np.ndarray,
+                     segments: List[dict],
+                     path: str,
+                     img_id,
                      pixel_areas: Optional[Dict[int, int]] = None) -> int:
         """Warn, once for the image, of JSON areas that are not the pixel
         counts (``pixel_areas`` when already counted); return how many."""
-        wrong = (area_mismatches(gt_ids, segments) if pixel_areas is None
-                 else mismatched_areas(segments, pixel_areas))
+        wrong = (
+            area_mismatches(gt_ids, segments) if pixel_areas is None else
+            mismatched_areas(segments, pixel_areas))
         if wrong:
             named = '; '.join(
                 f'segment {seg_id}: "area" {json_area} in JSON, {pixels} '
-                f'pixels' for seg_id, json_area, pixels in
-                wrong[:MAX_AREA_LINES])
+                f'pixels'
+                for seg_id, json_area, pixels in wrong[:MAX_AREA_LINES])
             more = (f' (and {len(wrong) - MAX_AREA_LINES} more)'
                     if len(wrong) > MAX_AREA_LINES else '')
             print_log(
                 f'GT of image {img_id!r} ({path}): {named}{more}; PQ uses '
-                'the pixel counts', logger='current', level=logging.WARNING)
+                'the pixel counts',
+                logger='current',
+                level=logging.WARNING)
         return len(wrong)
 
     def _predicted_panoptic(self, pred: dict,
                             img_id) -> Tuple[np.ndarray, List[dict]]:
-        """The predicted id map (H, W) and its segments with dataset
-        category ids."""
+        """The predicted id map (H, W) and its segments with dataset category
+        ids."""
         if 'sem_seg' not in pred or 'segments_info' not in pred:
             raise ValueError(
                 f'image {img_id!r}: pred_panoptic_seg needs "sem_seg" (1, H, '
@@ -400,17 +416,19 @@ class CocoPanopticMetric(BaseMetric):
                     f'image {img_id!r}: predicted segments_info[{k}] needs '
                     f'"id" and "category" (a label), got {sorted(seg)}')
             segments.append(
-                dict(id=int(seg['id']),
-                     category_id=self.label_space.category_id(
-                         seg['category'], img_id, f'segment {seg["id"]}')))
+                dict(
+                    id=int(seg['id']),
+                    category_id=self.label_space.category_id(
+                        seg['category'], img_id, f'segment {seg["id"]}')))
         return pred_ids.astype(np.int64, copy=False), segments
 
     def _predicted_instances(self, pred: dict, img_id,
                              with_masks: bool) -> dict:
         """Detections as mmdet's ``CocoMetric.results2json`` takes them,
         ``labels`` indexing the thing categories."""
-        for key in ('bboxes', 'scores', 'labels') + (
-                ('masks', ) if with_masks else ()):
+        keys = ('bboxes', 'scores', 'labels') + (('masks', ) if with_masks else
+                                                 ())
+        for key in keys:
             if key not in pred:
                 raise ValueError(f'image {img_id!r}: pred_instances has no '
                                  f'"{key}"')
@@ -444,8 +462,9 @@ class CocoPanopticMetric(BaseMetric):
                 f'image {img_id!r}: pred_sem_seg is {pred_labels.shape}, the '
                 f'GT is {gt_slots.shape}; predict at the original size')
         labels = self.label_space
-        slot_label = np.array([SEM_IGNORE] + [
-            labels.cat2label[s['category_id']] for s in segments], np.int64)
+        slot_label = np.array(
+            [SEM_IGNORE] +
+            [labels.cat2label[s['category_id']] for s in segments], np.int64)
         return semantic_areas(pred_labels, slot_label[gt_slots],
                               labels.is_thing)
 
@@ -454,8 +473,10 @@ class CocoPanopticMetric(BaseMetric):
         """The thing segments of the GT as COCO instances (crowd ones with
         ``iscrowd=1``): RLE masks, boxes and areas from the pixels."""
         height, width = gt_slots.shape
-        slots = [k + 1 for k, s in enumerate(segments)
-                 if self.label_space.categories[s['category_id']]['isthing']]
+        slots = [
+            k + 1 for k, s in enumerate(segments)
+            if self.label_space.categories[s['category_id']]['isthing']
+        ]
         rles = _encode_masks(gt_slots[None] == np.array(
             slots, np.int64).reshape(-1, 1, 1)) if slots else []
         anns = []
@@ -468,14 +489,14 @@ class CocoPanopticMetric(BaseMetric):
                     iscrowd=int(seg.get('iscrowd', 0)),
                     bbox=mask_util.toBbox(rle).tolist(),
                     area=float(mask_util.area(rle)),
-                    segmentation=dict(size=rle['size'],
-                                      counts=rle['counts'].decode())))
+                    segmentation=dict(
+                        size=rle['size'], counts=rle['counts'].decode())))
         return dict(img_id=img_id, height=height, width=width, anns=anns)
 
     def _write_panoptic_png(self, sample: dict, img_id, pred_ids: np.ndarray,
                             segments: List[dict]) -> dict:
-        """Write the image's submission PNG (to a temporary name, then
-        renamed) and return its annotation."""
+        """Write the image's submission PNG (to a temporary name, then renamed)
+        and return its annotation."""
         if 'img_path' in sample:
             stem = osp.splitext(osp.basename(sample['img_path']))[0]
         else:
@@ -493,8 +514,11 @@ class CocoPanopticMetric(BaseMetric):
             image_id=img_id,
             file_name=file_name,
             segments_info=[
-                dict(id=s['id'], category_id=s['category_id'], iscrowd=0,
-                     area=area.get(s['id'], 0)) for s in segments
+                dict(
+                    id=s['id'],
+                    category_id=s['category_id'],
+                    iscrowd=0,
+                    area=area.get(s['id'], 0)) for s in segments
             ])
 
     # ------------------------------------------------------------------
@@ -516,27 +540,34 @@ class CocoPanopticMetric(BaseMetric):
         if self.outfile_prefix is not None:
             self._write_submission(results)
         if self.format_only:
-            print_log(f'submission written to {self.outfile_prefix}'
-                      '.panoptic.json and .panoptic/', logger='current')
+            print_log(
+                f'submission written to {self.outfile_prefix}'
+                '.panoptic.json and .panoptic/',
+                logger='current')
             return {}
 
         metrics = OrderedDict()
         computable = []
         for metric in self.metrics:
-            lacking = [r['lacks'][metric] for r in results
-                       if metric in r['lacks']]
+            lacking = [
+                r['lacks'][metric] for r in results if metric in r['lacks']
+            ]
             if not results or lacking:
-                print_log(f'{metric} skipped: {len(lacking)} of '
-                          f'{len(results)} predictions have no '
-                          f'{lacking[0] if lacking else NEEDS[metric]}',
-                          logger='current', level=logging.WARNING)
+                print_log(
+                    f'{metric} skipped: {len(lacking)} of '
+                    f'{len(results)} predictions have no '
+                    f'{lacking[0] if lacking else NEEDS[metric]}',
+                    logger='current',
+                    level=logging.WARNING)
             else:
                 computable.append(metric)
         mismatched = sum(r.get('area_mismatches', 0) for r in results)
         if mismatched:
-            print_log(f'{mismatched} GT segment(s) have a JSON "area" that '
-                      'differs from their pixel count; PQ uses pixel counts',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'{mismatched} GT segment(s) have a JSON "area" that '
+                'differs from their pixel count; PQ uses pixel counts',
+                logger='current',
+                level=logging.WARNING)
         self._check_coverage(results)
 
         if 'pq' in computable:
@@ -551,12 +582,13 @@ class CocoPanopticMetric(BaseMetric):
     def _check_coverage(self, results: List[dict]) -> None:
         if self._gt_by_image is None:
             return
-        missing = len(self._gt_by_image) - len(
-            {r['img_id'] for r in results})
+        missing = len(self._gt_by_image) - len({r['img_id'] for r in results})
         if missing:
-            print_log(f'{missing} image(s) of {self.ann_file} have no '
-                      'prediction and are left out of the metrics',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'{missing} image(s) of {self.ann_file} have no '
+                'prediction and are left out of the metrics',
+                logger='current',
+                level=logging.WARNING)
 
     def _pq_metrics(self, results: List[dict]) -> dict:
         stat = PQStat()
@@ -566,36 +598,40 @@ class CocoPanopticMetric(BaseMetric):
         summary = stat.summarize(categories, classwise=self.classwise)
         percent = percent_metrics(summary, categories)
         table = PrettyTable(['', 'PQ', 'SQ', 'RQ', 'categories'])
-        for group, suffix in (('All', ''), ('Things', '_th'),
-                              ('Stuff', '_st')):
-            table.add_row([group] + [
-                f'{percent[k + suffix]:.3f}' for k in ('PQ', 'SQ', 'RQ')
-            ] + [summary[group]['n']])
-        print_log('Panoptic Evaluation Results:\n' + table.get_string(),
-                  logger='current')
+        for group, suffix in (('All', ''), ('Things', '_th'), ('Stuff',
+                                                               '_st')):
+            table.add_row(
+                [group] +
+                [f'{percent[k + suffix]:.3f}'
+                 for k in ('PQ', 'SQ', 'RQ')] + [summary[group]['n']])
+        print_log(
+            'Panoptic Evaluation Results:\n' + table.get_string(),
+            logger='current')
         if self.classwise:
-            print_log('Classwise Panoptic Evaluation Results:\n' +
-                      pq_classwise_table(stat, categories),
-                      logger='current')
-        return {f'coco_panoptic/{key}': value
-                for key, value in percent.items() if key != 'classwise'}
+            print_log(
+                'Classwise Panoptic Evaluation Results:\n' +
+                pq_classwise_table(stat, categories),
+                logger='current')
+        return {
+            f'coco_panoptic/{key}': value
+            for key, value in percent.items() if key != 'classwise'
+        }
 
-    def _ap_results(self, results: List[dict],
-                    ap_metrics: List[str]) -> dict:
+    def _ap_results(self, results: List[dict], ap_metrics: List[str]) -> dict:
         """Box / mask AP with pycocotools, through mmdet's ``CocoMetric``."""
         preds = [r['coco_pred'] for r in results]
         if 'segm' not in ap_metrics:
             # CocoMetric dumps masks (and expects them) when the first has
-            preds = [{k: v for k, v in p.items() if k != 'masks'}
-                     for p in preds]
+            preds = [{k: v
+                      for k, v in p.items() if k != 'masks'} for p in preds]
         labels = self.label_space
         with tempfile.TemporaryDirectory() as tmp_dir:
             coco_metric = self._instances_metric
             if coco_metric is None:
                 gt_file = osp.join(tmp_dir, 'gt.json')
                 with open(gt_file, 'w') as f:
-                    json.dump(self._coco_gt([r['coco_gt'] for r in results]),
-                              f)
+                    json.dump(
+                        self._coco_gt([r['coco_gt'] for r in results]), f)
                 coco_metric = CocoMetric(
                     ann_file=gt_file,
                     metric=ap_metrics,
@@ -619,8 +655,8 @@ class CocoPanopticMetric(BaseMetric):
     def _coco_gt(self, gt_records: List[dict]) -> dict:
         images, annotations = [], []
         for gt in gt_records:
-            images.append(dict(id=gt['img_id'], height=gt['height'],
-                               width=gt['width']))
+            images.append(
+                dict(id=gt['img_id'], height=gt['height'], width=gt['width']))
             for ann in gt['anns']:
                 # pycocotools needs ids from 1
                 annotations.append(dict(ann, id=len(annotations) + 1))
@@ -629,33 +665,36 @@ class CocoPanopticMetric(BaseMetric):
             dict(id=cat_id, name=name)
             for cat_id, name in zip(labels.thing_cat_ids, labels.thing_classes)
         ]
-        return dict(images=images, annotations=annotations,
-                    categories=categories)
+        return dict(
+            images=images, annotations=annotations, categories=categories)
 
     def _miou_metrics(self, results: List[dict]) -> dict:
         labels = self.label_space
         all_classes = any(r['sem_seg']['has_thing_labels'] for r in results)
         space = 'all' if all_classes else 'stuff_other'
-        names = (labels.classes if all_classes else
-                 labels.stuff_classes + ('things', ))
+        names = (
+            labels.classes if all_classes else labels.stuff_classes +
+            ('things', ))
         totals = sum(r['sem_seg'][space] for r in results)
         per_class = IoUMetric.total_area_to_metrics(
             *[torch.from_numpy(row).double() for row in totals],
             metrics=['mIoU'])
-        print_log(f'mIoU over {len(names)} classes: ' + (
-            'all classes (the semantic head predicts thing labels)'
-            if all_classes else
-            'stuff + one "things" class (the semantic head predicts stuff '
-            'and "other")'), logger='current')
+        print_log(
+            f'mIoU over {len(names)} classes: ' +
+            ('all classes (the semantic head predicts thing labels)'
+             if all_classes else
+             'stuff + one "things" class (the semantic head predicts stuff '
+             'and "other")'),
+            logger='current')
         if self.classwise:
             table = PrettyTable()
             table.add_column('Class', list(names))
-            table.add_column('IoU', [f'{100 * v:.2f}'
-                                     for v in per_class['IoU']])
-            table.add_column('Acc', [f'{100 * v:.2f}'
-                                     for v in per_class['Acc']])
-            print_log('per class results:\n' + table.get_string(),
-                      logger='current')
+            table.add_column('IoU',
+                             [f'{100 * v:.2f}' for v in per_class['IoU']])
+            table.add_column('Acc',
+                             [f'{100 * v:.2f}' for v in per_class['Acc']])
+            print_log(
+                'per class results:\n' + table.get_string(), logger='current')
         return {
             'sem_seg/aAcc': 100 * float(per_class['aAcc']),
             'sem_seg/mIoU': 100 * float(np.nanmean(per_class['IoU'])),
@@ -667,16 +706,17 @@ class CocoPanopticMetric(BaseMetric):
         complete, after every rank wrote its PNGs) and, with AP metrics,
         mmdet's ``.bbox.json`` / ``.segm.json`` (format_only only: an
         evaluation writes them itself)."""
-        annotations = [r['panoptic_ann'] for r in results
-                       if 'panoptic_ann' in r]
+        annotations = [
+            r['panoptic_ann'] for r in results if 'panoptic_ann' in r
+        ]
         if annotations:
             names = [a['file_name'] for a in annotations]
             if len(set(names)) != len(names):
                 repeated = sorted({n for n in names if names.count(n) > 1})
                 raise ValueError(f'images share the PNG names {repeated[:5]}'
                                  '; their image file names must differ')
-            categories = (self._file_categories
-                          or self.label_space.category_list)
+            categories = (
+                self._file_categories or self.label_space.category_list)
             content = dict(annotations=annotations, categories=categories)
             _write_atomically(f'{self.outfile_prefix}.panoptic.json',
                               json.dumps(content).encode())
@@ -718,8 +758,9 @@ def semantic_areas(pred_labels: np.ndarray, gt_labels: np.ndarray,
                         pred_labels, num_classes)
     gt_row = np.where(gt_labels >= 0, gt_labels, num_classes)
     size = num_classes + 1
-    confusion = np.bincount((gt_row * size + pred_col).ravel(),
-                            minlength=size * size).reshape(size, size)
+    confusion = np.bincount(
+        (gt_row * size + pred_col).ravel(),
+        minlength=size * size).reshape(size, size)
     has_thing_labels = bool(confusion[:, :num_classes][:, is_thing].any())
     confusion = confusion[:num_classes]  # ignored GT pixels drop out
 
@@ -728,8 +769,8 @@ def semantic_areas(pred_labels: np.ndarray, gt_labels: np.ndarray,
         intersect = np.diag(square)
         pred_area = square.sum(axis=0)
         gt_area = square.sum(axis=1) + last_column
-        return np.stack([intersect, pred_area + gt_area - intersect,
-                         pred_area, gt_area])
+        return np.stack(
+            [intersect, pred_area + gt_area - intersect, pred_area, gt_area])
 
     # stuff + 'things': merge every thing label (and 'no class') into one
     num_stuff = int((~is_thing).sum())
@@ -756,26 +797,24 @@ def pq_classwise_table(stat: PQStat, categories: Dict[int, dict]) -> str:
         left out of the means.
     """
     summary = stat.summarize(categories, classwise=True)['classwise']
-    table = PrettyTable(['category', 'kind', 'PQ', 'SQ', 'RQ', 'TP', 'FP',
-                         'FN'])
+    table = PrettyTable(
+        ['category', 'kind', 'PQ', 'SQ', 'RQ', 'TP', 'FP', 'FN'])
     for cat_id, cat in categories.items():
         counts = stat.per_cat.get(cat_id)
         counted = counts is not None and counts.tp + counts.fp + counts.fn
         row = summary[cat_id]
-        table.add_row(
-            [cat['name'], 'thing' if cat['isthing'] else 'stuff'] +
-            [f'{100 * row[k]:.3f}' if counted else '-'
-             for k in ('pq', 'sq', 'rq')] +
-            ([counts.tp, counts.fp, counts.fn] if counts else [0, 0, 0]))
+        table.add_row([cat['name'], 'thing' if cat['isthing'] else 'stuff'] + [
+            f'{100 * row[k]:.3f}' if counted else '-'
+            for k in ('pq', 'sq', 'rq')
+        ] + ([counts.tp, counts.fp, counts.fn] if counts else [0, 0, 0]))
     return table.get_string()
 
 
 class _LabelSpace:
     """The dataset's contiguous labels and their COCO categories.
 
-    No order is assumed: thing labels are those named in
-    ``thing_classes``, and ``label2cat`` (or the annotation file's names)
-    gives the category ids.
+    No order is assumed: thing labels are those named in ``thing_classes``, and
+    ``label2cat`` (or the annotation file's names) gives the category ids.
     """
 
     def __init__(self, meta: dict, file_categories: Optional[List[dict]],
@@ -846,14 +885,13 @@ class _LabelSpace:
         bad = (labels < 0) | (labels >= self.num_classes)
         bad[~bad] = self._thing_index[labels[~bad]] < 0
         if bad.any():
-            raise ValueError(
-                f'image {img_id!r}: pred_instances label '
-                f'{int(labels[bad][0])} is not a thing class')
+            raise ValueError(f'image {img_id!r}: pred_instances label '
+                             f'{int(labels[bad][0])} is not a thing class')
         return self._thing_index[labels]
 
     def dataset_segment(self, seg: dict, img_id) -> dict:
-        """A data sample's GT segment (label ``category`` or
-        ``category_id``) as a COCO one."""
+        """A data sample's GT segment (label ``category`` or ``category_id``)
+        as a COCO one."""
         if 'id' not in seg:
             raise ValueError(f'image {img_id!r}: GT segments_info entry '
                              f'without "id": {seg}')
@@ -868,8 +906,10 @@ class _LabelSpace:
         else:
             raise ValueError(f'image {img_id!r}: GT segment {seg["id"]} has '
                              'no "category_id" or "category"')
-        return dict(id=seg['id'], category_id=cat_id,
-                    iscrowd=int(seg.get('iscrowd', 0)))
+        return dict(
+            id=seg['id'],
+            category_id=cat_id,
+            iscrowd=int(seg.get('iscrowd', 0)))
 
 
 def _to_numpy(value) -> np.ndarray:
@@ -879,8 +919,8 @@ def _to_numpy(value) -> np.ndarray:
 
 
 def _encode_masks(masks: np.ndarray) -> List[dict]:
-    """RLEs of (N, H, W) masks, in one pycocotools call (it wants (H, W,
-    N) uint8 in Fortran order)."""
+    """RLEs of (N, H, W) masks, in one pycocotools call (it wants (H, W, N)
+    uint8 in Fortran order)."""
     if len(masks) == 0:
         return []
     if masks.dtype == bool:
@@ -894,21 +934,24 @@ def _encode_masks(masks: np.ndarray) -> List[dict]:
 def _unique_by_image(results: List[dict]) -> List[dict]:
     """The records sorted by ``img_id``, each image once."""
     # ids of one dataset share a type; the flag keeps a mix from comparing
-    results = sorted(results,
-                     key=lambda r: (isinstance(r['img_id'], str),
-                                    r['img_id']))
-    unique = [r for i, r in enumerate(results)
-              if i == 0 or r['img_id'] != results[i - 1]['img_id']]
+    results = sorted(
+        results, key=lambda r: (isinstance(r['img_id'], str), r['img_id']))
+    unique = [
+        r for i, r in enumerate(results)
+        if i == 0 or r['img_id'] != results[i - 1]['img_id']
+    ]
     if len(unique) < len(results):
-        print_log(f'{len(results) - len(unique)} image(s) were predicted '
-                  'more than once; each is counted once', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            f'{len(results) - len(unique)} image(s) were predicted '
+            'more than once; each is counted once',
+            logger='current',
+            level=logging.WARNING)
     return unique
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    """Write beside ``path`` and rename over it: no reader ever sees a
-    half-written file under the final name."""
+    """Write beside ``path`` and rename over it: no reader ever sees a half-
+    written file under the final name."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(

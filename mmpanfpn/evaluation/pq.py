@@ -73,8 +73,8 @@ class PQStat:
     """Per-category PQ accumulators, indexed by dataset category id.
 
     Stats of images (or of distributed ranks) add up with ``+=`` / ``+``;
-    ``to_dict`` / ``from_dict`` convert to plain Python types for gathering
-    or JSON.
+    ``to_dict`` / ``from_dict`` convert to plain Python types for gathering or
+    JSON.
     """
 
     def __init__(self):
@@ -107,8 +107,12 @@ class PQStat:
         """``{category_id: {'tp', 'fp', 'fn', 'iou'}}`` of plain ints and
         floats; categories with nothing counted are left out."""
         return {
-            int(cat_id): {'tp': int(s.tp), 'fp': int(s.fp), 'fn': int(s.fn),
-                          'iou': float(s.iou)}
+            int(cat_id): {
+                'tp': int(s.tp),
+                'fp': int(s.fp),
+                'fn': int(s.fn),
+                'iou': float(s.iou)
+            }
             for cat_id, s in sorted(self.per_cat.items())
             if s.tp or s.fp or s.fn
         }
@@ -121,7 +125,8 @@ class PQStat:
             stat.per_cat[int(cat_id)] += PQStatCat(**values)
         return stat
 
-    def summarize(self, categories: Dict[int, dict],
+    def summarize(self,
+                  categories: Dict[int, dict],
                   classwise: bool = False) -> Dict[str, dict]:
         """PQ, SQ and RQ (fractions in [0, 1]) of all categories, things and
         stuff.
@@ -150,8 +155,8 @@ class PQStat:
                 'rq': s.tp / denominator,
             }
         summary = {}
-        for name, isthing in (('All', None), ('Things', True),
-                              ('Stuff', False)):
+        for name, isthing in (('All', None), ('Things', True), ('Stuff',
+                                                                False)):
             results = [
                 per_class[cat_id] for cat_id, cat in categories.items()
                 if per_class[cat_id] is not None and (
@@ -165,8 +170,10 @@ class PQStat:
             summary[name]['n'] = n
         if classwise:
             zeros = {'pq': 0.0, 'sq': 0.0, 'rq': 0.0}
-            summary['classwise'] = {cat_id: dict(r or zeros)
-                                    for cat_id, r in per_class.items()}
+            summary['classwise'] = {
+                cat_id: dict(r or zeros)
+                for cat_id, r in per_class.items()
+            }
         return summary
 
 
@@ -181,21 +188,25 @@ def _slot_ids(id_map: np.ndarray, segments: Sequence[dict], void_id: int,
     """
     what = 'ground-truth' if side == 'gt' else 'predicted'
     if not np.issubdtype(id_map.dtype, np.integer):
-        raise SegmentsError(side, f'{what} id map must hold integers, got '
-                            f'dtype {id_map.dtype}')
+        raise SegmentsError(
+            side, f'{what} id map must hold integers, got '
+            f'dtype {id_map.dtype}')
     ids = []
     for i, seg in enumerate(segments):
         if 'id' not in seg or 'category_id' not in seg:
-            raise SegmentsError(side, f'{what} segments_info[{i}]: needs '
-                                'fields "id" and "category_id"')
+            raise SegmentsError(
+                side, f'{what} segments_info[{i}]: needs '
+                'fields "id" and "category_id"')
         ids.append(int(seg['id']))
     if void_id in ids:
-        raise SegmentsError(side, f'{what} segment id {void_id} is reserved '
-                            'for void')
+        raise SegmentsError(
+            side, f'{what} segment id {void_id} is reserved '
+            'for void')
     if len(set(ids)) != len(ids):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
-        raise SegmentsError(side, f'{what} segment ids {repeated} are '
-                            'listed more than once in segments_info')
+        raise SegmentsError(
+            side, f'{what} segment ids {repeated} are '
+            'listed more than once in segments_info')
     return np.array([void_id] + ids, dtype=np.int64), ids
 
 
@@ -209,10 +220,12 @@ _MIN_HASHED_VALUES = 16384
 
 
 def _hash_of(slot_ids: np.ndarray):
-    """A multiplier and a shift that send the listed ids to distinct
+    """A multiplier and a shift that send the listed ids to distinct.
+
     buckets ``(id * multiplier mod 2^64) >> shift`` of a table about twice
     the square of their number; None when no multiplier does or the table
-    would be too large."""
+    would be too large.
+    """
     bits = max(4, int(len(slot_ids)**2 // 2).bit_length())
     if bits > _MAX_HASH_BITS:
         return None
@@ -231,12 +244,13 @@ def _lookup_slots(values: np.ndarray, slot_ids: np.ndarray,
     """The slot of every value (its index in ``slot_ids``); raise
     ``SegmentsError`` naming the values that are not listed.
 
-    Many values are looked up in a hash table of the few listed ids, a
-    few by binary search; both check every value against the id found, so
-    no assumption on how large an id may be."""
+    Many values are looked up in a hash table of the few listed ids, a few by
+    binary search; both check every value against the id found, so no
+    assumption on how large an id may be.
+    """
     values = np.ascontiguousarray(values, dtype=np.int64)
-    hashing = (_hash_of(slot_ids)
-               if values.size >= _MIN_HASHED_VALUES else None)
+    hashing = (
+        _hash_of(slot_ids) if values.size >= _MIN_HASHED_VALUES else None)
     if hashing is not None:
         multiplier, shift, bits = hashing
         listed = ((slot_ids.view(np.uint64) * multiplier) >> shift).view(
@@ -261,19 +275,20 @@ def _lookup_slots(values: np.ndarray, slot_ids: np.ndarray,
         listed = np.isin(values, slot_ids)
         missing = np.unique(values[~listed])[:10].tolist()
         what = 'ground-truth' if side == 'gt' else 'predicted'
-        raise SegmentsError(side, f'{what} segment ids {missing} are in the '
-                            'PNG but not in segments_info')
+        raise SegmentsError(
+            side, f'{what} segment ids {missing} are in the '
+            'PNG but not in segments_info')
     return slots
 
 
 def _pair_runs(gt_flat: np.ndarray,
                pred_flat: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Run-length encoding of the (GT id, predicted id) pairs of two
-    flattened maps: the start and the length of every run of equal pairs.
+    """Run-length encoding of the (GT id, predicted id) pairs of two flattened
+    maps: the start and the length of every run of equal pairs.
 
     Segments are regions, so a map has far fewer runs than pixels (a few
-    thousand on a 640x480 COCO image): the slot look-ups and the counting
-    then work on the runs, and the per-pixel work is two comparisons.
+    thousand on a 640x480 COCO image): the slot look-ups and the counting then
+    work on the runs, and the per-pixel work is two comparisons.
     """
     size = gt_flat.size
     if size == 0:
@@ -286,8 +301,10 @@ def _pair_runs(gt_flat: np.ndarray,
     return starts, np.diff(starts, append=size)
 
 
-def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
-              pred_ids: np.ndarray, pred_segments: Sequence[dict],
+def pq_single(gt_ids: np.ndarray,
+              gt_segments: Sequence[dict],
+              pred_ids: np.ndarray,
+              pred_segments: Sequence[dict],
               categories: Dict[int, dict],
               void_id: int = VOID_ID) -> PQStat:
     """Match the segments of one image and count TP, FP, FN and IoU.
@@ -316,51 +333,58 @@ def pq_single(gt_ids: np.ndarray, gt_segments: Sequence[dict],
 
 
 def pq_single_and_areas(
-    gt_ids: np.ndarray, gt_segments: Sequence[dict], pred_ids: np.ndarray,
-    pred_segments: Sequence[dict], categories: Dict[int, dict],
-    void_id: int = VOID_ID
+        gt_ids: np.ndarray,
+        gt_segments: Sequence[dict],
+        pred_ids: np.ndarray,
+        pred_segments: Sequence[dict],
+        categories: Dict[int, dict],
+        void_id: int = VOID_ID
 ) -> Tuple[PQStat, Dict[int, int], Dict[int, int]]:
     """:func:`pq_single`, and the pixel area of every GT and predicted
     segment, counted on the way: ``(stat, {gt_id: area}, {pred_id: area})``
     (for the JSON-area check, without another pass over the maps)."""
     gt_ids, pred_ids = np.asarray(gt_ids), np.asarray(pred_ids)
     if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
-        raise SegmentsError('pred', f'predicted id map has shape '
-                            f'{pred_ids.shape}, ground truth has '
-                            f'{gt_ids.shape}')
+        raise SegmentsError(
+            'pred', f'predicted id map has shape '
+            f'{pred_ids.shape}, ground truth has '
+            f'{gt_ids.shape}')
     gt_slot_ids, gt_id_list = _slot_ids(gt_ids, gt_segments, void_id, 'gt')
-    pred_slot_ids, pred_id_list = _slot_ids(pred_ids, pred_segments,
-                                            void_id, 'pred')
+    pred_slot_ids, pred_id_list = _slot_ids(pred_ids, pred_segments, void_id,
+                                            'pred')
     gt_flat, pred_flat = gt_ids.ravel(), pred_ids.ravel()
     starts, lengths = _pair_runs(gt_flat, pred_flat)
     gt_slots = _lookup_slots(gt_flat[starts], gt_slot_ids, 'gt')
     pred_slots = _lookup_slots(pred_flat[starts], pred_slot_ids, 'pred')
     for seg in pred_segments:
         if seg['category_id'] not in categories:
-            raise SegmentsError('pred', f'predicted segment {seg["id"]} has '
-                                f'unknown category_id {seg["category_id"]}')
+            raise SegmentsError(
+                'pred', f'predicted segment {seg["id"]} has '
+                f'unknown category_id {seg["category_id"]}')
 
     # confusion[i, j]: pixels with GT slot i and predicted slot j (0 = void)
     num_pred_slots = len(pred_segments) + 1
     pair_code = gt_slots * num_pred_slots + pred_slots
     # float64 sums of run lengths: exact below 2^53 pixels
     confusion = np.bincount(
-        pair_code, weights=lengths,
-        minlength=(len(gt_segments) + 1) * num_pred_slots
-    ).astype(np.int64).reshape(-1, num_pred_slots)
+        pair_code,
+        weights=lengths,
+        minlength=(len(gt_segments) + 1) * num_pred_slots).astype(
+            np.int64).reshape(-1, num_pred_slots)
     gt_area, pred_area = confusion.sum(axis=1), confusion.sum(axis=0)
     for side, areas, id_list in (('gt', gt_area, gt_id_list),
                                  ('pred', pred_area, pred_id_list)):
         absent = [i for i, area in zip(id_list, areas[1:]) if area == 0]
         if absent:
             what = 'ground-truth' if side == 'gt' else 'predicted'
-            raise SegmentsError(side, f'{what} segment ids {absent[:10]} are '
-                                'in segments_info but not in the PNG')
+            raise SegmentsError(
+                side, f'{what} segment ids {absent[:10]} are '
+                'in segments_info but not in the PNG')
 
     # per-slot attributes; slot 0 (void) gets category -1 and is never used
     gt_cat = np.array([-1] + [s['category_id'] for s in gt_segments])
-    gt_crowd = np.array([False] + [s.get('iscrowd', 0) == 1
-                                   for s in gt_segments])
+    gt_crowd = np.array([False] +
+                        [s.get('iscrowd', 0) == 1 for s in gt_segments])
     pred_cat = np.array([-1] + [s['category_id'] for s in pred_segments])
     pred_on_void = confusion[0]
 
@@ -372,8 +396,9 @@ def pq_single_and_areas(
     keep = (gt_cat[gt_idx] == pred_cat[pred_idx]) & ~gt_crowd[gt_idx]
     gt_idx, pred_idx = gt_idx[keep], pred_idx[keep]
     intersection = confusion[gt_idx, pred_idx]
-    union = (pred_area[pred_idx] + gt_area[gt_idx] - intersection -
-             pred_on_void[pred_idx])
+    union = (
+        pred_area[pred_idx] + gt_area[gt_idx] - intersection -
+        pred_on_void[pred_idx])
     iou = intersection / union
     matched = iou > MATCH_IOU
     for cat_id, pair_iou in zip(gt_cat[gt_idx[matched]].tolist(),
@@ -415,13 +440,11 @@ def area_mismatches(id_map: np.ndarray,
         ``[(segment_id, json_area, pixel_area)]`` for every disagreement.
     """
     ids, counts = np.unique(np.asarray(id_map), return_counts=True)
-    return mismatched_areas(segments, dict(zip(ids.tolist(),
-                                                counts.tolist())))
+    return mismatched_areas(segments, dict(zip(ids.tolist(), counts.tolist())))
 
 
-def mismatched_areas(
-        segments: Sequence[dict],
-        pixel_area: Dict[int, int]) -> List[Tuple[int, int, int]]:
+def mismatched_areas(segments: Sequence[dict],
+                     pixel_area: Dict[int, int]) -> List[Tuple[int, int, int]]:
     """:func:`area_mismatches` from ``{segment_id: pixel count}``."""
     return [(seg['id'], seg['area'], pixel_area.get(seg['id'], 0))
             for seg in segments
@@ -446,8 +469,8 @@ class PanopticEvalResult(NamedTuple):
 
 
 def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
-                         pred_dir: str,
-                         categories: Dict[int, dict]) -> ImageResult:
+                         pred_dir: str, categories: Dict[int,
+                                                         dict]) -> ImageResult:
     """PQ stats of one image from its annotations and PNG files.
 
     Errors are ``ValueError`` / ``FileNotFoundError`` that name the file.
@@ -482,8 +505,7 @@ def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
 
 def _evaluate_pair(pair: Tuple[dict, dict], gt_dir: str, pred_dir: str,
                    categories: Dict[int, dict]) -> ImageResult:
-    return evaluate_image_files(pair[0], pair[1], gt_dir, pred_dir,
-                                categories)
+    return evaluate_image_files(pair[0], pair[1], gt_dir, pred_dir, categories)
 
 
 def _annotations_by_image(content: dict, path: str) -> Dict[object, dict]:
@@ -513,8 +535,11 @@ def default_nproc() -> int:
     return min(os.cpu_count() or 1, 8)
 
 
-def evaluate_panoptic_files(gt_json: str, gt_dir: str, pred_json: str,
-                            pred_dir: str, nproc: Optional[int] = None,
+def evaluate_panoptic_files(gt_json: str,
+                            gt_dir: str,
+                            pred_json: str,
+                            pred_dir: str,
+                            nproc: Optional[int] = None,
                             progress: bool = True) -> PanopticEvalResult:
     """PQ stats of a COCO panoptic prediction folder against its GT.
 
@@ -552,8 +577,11 @@ def evaluate_panoptic_files(gt_json: str, gt_dir: str, pred_json: str,
         pairs.append((gt_ann, pred_by_image[image_id]))
 
     nproc = max(1, min(nproc or default_nproc(), len(pairs)))
-    evaluate = functools.partial(_evaluate_pair, gt_dir=gt_dir,
-                                 pred_dir=pred_dir, categories=categories)
+    evaluate = functools.partial(
+        _evaluate_pair,
+        gt_dir=gt_dir,
+        pred_dir=pred_dir,
+        categories=categories)
     bar = _progress_bar(len(pairs)) if progress else None
     total, mismatches = PQStat(), []
 
@@ -590,8 +618,8 @@ def _progress_bar(task_num: int):
     return ProgressBar(task_num)
 
 
-def percent_metrics(summary: Dict[str, dict],
-                    categories: Dict[int, dict]) -> dict:
+def percent_metrics(summary: Dict[str, dict], categories: Dict[int,
+                                                               dict]) -> dict:
     """mmdet-style metrics in percent from :meth:`PQStat.summarize`.
 
     Returns:
@@ -604,8 +632,9 @@ def percent_metrics(summary: Dict[str, dict],
             metrics[key.upper() + suffix] = 100 * summary[group][key]
     if 'classwise' in summary:
         metrics['classwise'] = {
-            categories[cat_id]['name']: {key.upper(): 100 * value
-                                         for key, value in r.items()}
+            categories[cat_id]['name']:
+            {key.upper(): 100 * value
+             for key, value in r.items()}
             for cat_id, r in summary['classwise'].items()
         }
     return metrics

@@ -62,8 +62,9 @@ class FPNHead(BaseDecodeHead):
         if len(feature_strides) != len(self.in_channels):
             raise ValueError(f'{len(feature_strides)} feature_strides for '
                              f'{len(self.in_channels)} in_channels')
-        doubling = [feature_strides[0] * 2**i
-                    for i in range(len(feature_strides))]
+        doubling = [
+            feature_strides[0] * 2**i for i in range(len(feature_strides))
+        ]
         if feature_strides != doubling:
             raise ValueError('feature_strides must double from level to '
                              f'level (e.g. {doubling}), got {feature_strides}')

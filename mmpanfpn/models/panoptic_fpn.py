@@ -114,8 +114,8 @@ class PanopticFPN(TwoStageDetector):
         losses = {(name if 'rpn' in name else f'rpn_{name}'): value
                   for name, value in rpn_losses.items()}
         losses.update({
-            name: value * self.instance_loss_weight if 'loss' in name else
-            value
+            name:
+            value * self.instance_loss_weight if 'loss' in name else value
             for name, value in roi_losses.items()
         })
         losses.update(semantic_losses)
@@ -190,8 +190,8 @@ class PanopticFPN(TwoStageDetector):
             self, x: Tuple[Tensor], proposals: List[InstanceData],
             batch_data_samples: SampleList, rescale: bool
     ) -> Tuple[List[InstanceData], List[Optional[Tensor]]]:
-        """The RoI head's instances and, where known, the window outside
-        which each mask is empty.
+        """The RoI head's instances and, where known, the window outside which
+        each mask is empty.
 
         On CPU, mmdet's ``FCNMaskHead`` pastes every mask one by one inside
         a window around its box (``_do_paste_mask(skip_empty=True)``) into
@@ -209,8 +209,7 @@ class PanopticFPN(TwoStageDetector):
         instances_list = roi_head.predict(
             x, proposals, batch_data_samples, rescale=rescale)
         windowed = (
-            x[0].device.type == 'cpu'
-            and isinstance(roi_head, StandardRoIHead)
+            x[0].device.type == 'cpu' and isinstance(roi_head, StandardRoIHead)
             and type(roi_head).predict_mask is StandardRoIHead.predict_mask
             and isinstance(roi_head.mask_head, FCNMaskHead)
             and type(roi_head.mask_head)._predict_by_feat_single is
@@ -223,10 +222,9 @@ class PanopticFPN(TwoStageDetector):
         ]
         return instances_list, windows
 
-    def _forward(
-            self,
-            batch_inputs: Tensor,
-            batch_data_samples: Optional[SampleList] = None) -> Tuple:
+    def _forward(self,
+                 batch_inputs: Tensor,
+                 batch_data_samples: Optional[SampleList] = None) -> Tuple:
         """Raw outputs, without post-processing (``mode='tensor'``).
 
         Args:
@@ -259,9 +257,9 @@ class PanopticFPN(TwoStageDetector):
 
 
 def _class_agnostic(batch_data_samples: SampleList) -> List[DetDataSample]:
-    """Copies for the RPN with every box labelled 0; only the boxes are
-    copied (by reference), not the masks and label maps that a deepcopy of
-    the samples would duplicate."""
+    """Copies for the RPN with every box labelled 0; only the boxes are copied
+    (by reference), not the masks and label maps that a deepcopy of the samples
+    would duplicate."""
     rpn_samples = []
     for sample in batch_data_samples:
         rpn_sample = DetDataSample(metainfo=sample.metainfo)
@@ -276,6 +274,7 @@ def _class_agnostic(batch_data_samples: SampleList) -> List[DetDataSample]:
 
 def paste_windows(bboxes: Tensor, mask_shape: Tuple[int, int]) -> Tensor:
     """The window mmdet's CPU mask paste writes each mask into:
+
     ``_do_paste_mask(skip_empty=True)``'s slices for one box (floor - 1 and
     ceil + 1 of the box, clamped to the image), from the same float boxes.
 

@@ -23,8 +23,8 @@ def upsampled_argmax(logits: Tensor,
                      size: Tuple[int, int],
                      crop: Tuple[int, int],
                      band: int = 16) -> Tensor:
-    """The classes of bilinearly upsampled logits, without upsampling most
-    of them: exactly ``F.interpolate(logits[None], size, mode='bilinear',
+    """The classes of bilinearly upsampled logits, without upsampling most of
+    them: exactly ``F.interpolate(logits[None], size, mode='bilinear',
     align_corners=False)[0, :, :crop[0], :crop[1]].argmax(0)``.
 
     An output pixel mixes, with non-negative weights, the (at most) four
@@ -70,8 +70,10 @@ def upsampled_argmax(logits: Tensor,
     # repeated at the edges); class ids are exact in float32.
     def cell_corners(values: Tensor) -> List[Tensor]:
         values = F.pad(values[None].float(), (0, 1, 0, 1), mode='replicate')
-        return [values[0, ..., :-1, :-1], values[0, ..., 1:, :-1],
-                values[0, ..., :-1, 1:], values[0, ..., 1:, 1:]]
+        return [
+            values[0, ..., :-1, :-1], values[0, ..., 1:, :-1],
+            values[0, ..., :-1, 1:], values[0, ..., 1:, 1:]
+        ]
 
     def cell_max(values: Tensor) -> Tensor:
         corners = cell_corners(values)
@@ -88,11 +90,10 @@ def upsampled_argmax(logits: Tensor,
 
     # the cell of every output row / column, as the bilinear kernel takes
     # it: floor((y + 0.5) / r - 0.5), clamped
-    row_cell, col_cell = [
-        (2 * torch.arange(c, device=logits.device) + 1 - r).div(
-            2 * r, rounding_mode='floor').clamp(0, n - 1)
-        for r, n, c in zip(ratios, (height, width), crop)
-    ]
+    row_cell, col_cell = [(2 * torch.arange(c, device=logits.device) + 1 -
+                           r).div(2 * r,
+                                  rounding_mode='floor').clamp(0, n - 1)
+                          for r, n, c in zip(ratios, (height, width), crop)]
 
     def per_pixel(cells: Tensor) -> Tensor:
         return cells.index_select(0, row_cell).index_select(1, col_cell)
@@ -133,8 +134,8 @@ def upsampled_argmax(logits: Tensor,
             size=(ratio * (a1 - a0), size[1]),
             mode='bilinear',
             align_corners=False)[0]
-        winners = channels[_argmax(part[:, y0 - ratio * a0:y1 - ratio * a0,
-                                        :crop[1]])]
+        winners = channels[_argmax(part[:, y0 - ratio * a0:y1 -
+                                        ratio * a0, :crop[1]])]
         labels[y0:y1] = torch.where(redo[y0:y1], winners, labels[y0:y1])
     return labels
 
@@ -212,8 +213,9 @@ class PanopticFPNHead(SemanticFPN):
             raise ValueError('seg_rescale_factor must be in (0, 1], got '
                              f'{seg_rescale_factor}')
         self.seg_rescale_factor = seg_rescale_factor
-        self.num_classes = (num_things_classes + num_stuff_classes
-                            if all_classes else num_stuff_classes + 1)
+        self.num_classes = (
+            num_things_classes +
+            num_stuff_classes if all_classes else num_stuff_classes + 1)
         self.conv_logits = nn.Conv2d(inner_channels, self.num_classes, 1)
         self.loss_seg = MODELS.build(loss_seg)
         ignore_index = getattr(self.loss_seg, 'ignore_index', None)
@@ -240,8 +242,8 @@ class PanopticFPNHead(SemanticFPN):
 
     def to_head_labels(self, labels: Tensor) -> Tensor:
         """Dataset labels -> the head's classes: stuff ``T + k`` -> ``k``,
-        every thing -> 'other' ``S`` (identity with ``all_classes``), void
-        and anything out of range -> ``ignore_index``.
+        every thing -> 'other' ``S`` (identity with ``all_classes``), void and
+        anything out of range -> ``ignore_index``.
 
         Args:
             labels (Tensor): Integer labels of any shape.
@@ -311,8 +313,8 @@ class PanopticFPNHead(SemanticFPN):
 
     def _targets(self, batch_data_samples: SampleList,
                  device: torch.device) -> Tensor:
-        """(N, H, W) int64 head classes at the padded input size; padding
-        (when the data preprocessor did not pad ``gt_sem_seg``) is void."""
+        """(N, H, W) int64 head classes at the padded input size; padding (when
+        the data preprocessor did not pad ``gt_sem_seg``) is void."""
         height, width = batch_data_samples[0].batch_input_shape
         target = torch.full((len(batch_data_samples), height, width),
                             self.ignore_index,
@@ -368,8 +370,10 @@ class PanopticFPNHead(SemanticFPN):
         return results
 
     def predict_labels(self, seg_logits: Tensor) -> Tensor:
-        """(num_classes, H, W) logits -> (H, W) int64 dataset labels (stuff
-        ``T .. T+S-1``; 'other' -> ``ignore_index`` unless ``all_classes``).
+        """(num_classes, H, W) logits -> (H, W) int64 dataset labels (stuff ``T
+        ..
+
+        T+S-1``; 'other' -> ``ignore_index`` unless ``all_classes``).
         """
         return self.to_dataset_labels(_argmax(seg_logits))
 

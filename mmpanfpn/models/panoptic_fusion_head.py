@@ -1,5 +1,8 @@
 """The heuristic that merges instance and semantic predictions into one
-panoptic map (Kirillov et al., 2019, Sec. 4 "Inference")."""
+panoptic map (Kirillov et al., 2019, Sec.
+
+4 "Inference").
+"""
 from typing import List, Optional, Tuple
 
 import torch

@@ -1,12 +1,12 @@
 """mmdet's ``SingleRoIExtractor`` with mmpanfpn's RoI layers.
 
-Registered as ``SingleRoIExtractor`` in the ``mmpanfpn`` scope, so that the
-box and mask RoI extractors of every config built there (mmdet's
+Registered as ``SingleRoIExtractor`` in the ``mmpanfpn`` scope, so that the box
+and mask RoI extractors of every config built there (mmdet's
 ``dict(type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', ...))``
 included) resolve ``roi_layer`` types in :mod:`mmpanfpn.ops` first:
 ``'RoIAlign'`` becomes :class:`mmpanfpn.ops.RoIAlign`, mmcv's layer with the
-multi-core CPU inference kernel, whose outputs equal mmcv's bit for bit.
-Other layer types, and layer classes given directly, are mmdet's behaviour.
+multi-core CPU inference kernel, whose outputs equal mmcv's bit for bit. Other
+layer types, and layer classes given directly, are mmdet's behaviour.
 """
 from mmdet.models.roi_heads.roi_extractors import \
     SingleRoIExtractor as _MMDetSingleRoIExtractor

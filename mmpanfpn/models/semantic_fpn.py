@@ -12,7 +12,6 @@ levels are summed::
 """
 from typing import Sequence, Union
 
-import torch
 import torch.nn.functional as F
 from mmdet.models.layers import ConvUpsample
 from mmdet.utils import OptConfigType, OptMultiConfig
@@ -81,8 +80,8 @@ class SemanticFPN(BaseModule):
         self.end_level = end_level
 
         self.conv_upsample_layers = ModuleList()
-        for level, level_channels in zip(range(start_level, end_level),
-                                         self.in_channels):
+        for level, level_channels in zip(
+                range(start_level, end_level), self.in_channels):
             self.conv_upsample_layers.append(
                 ConvUpsample(
                     level_channels,
@@ -110,8 +109,9 @@ class SemanticFPN(BaseModule):
             raise ValueError(f'{len(feats)} feature levels given, '
                              f'end_level is {self.end_level}')
         fused = None
-        for level, layer in zip(range(self.start_level, self.end_level),
-                                self.conv_upsample_layers):
+        for level, layer in zip(
+                range(self.start_level, self.end_level),
+                self.conv_upsample_layers):
             out = layer(feats[level])
             if fused is None:
                 fused = out
@@ -121,7 +121,9 @@ class SemanticFPN(BaseModule):
             # those (no-op otherwise, as in mmseg's FPNHead).
             if out.shape[-2:] != fused.shape[-2:]:
                 out = F.interpolate(
-                    out, size=fused.shape[-2:], mode='bilinear',
+                    out,
+                    size=fused.shape[-2:],
+                    mode='bilinear',
                     align_corners=False)
             # level by level, in order: the same sums as mmdet's stack +
             # sum (bit for bit, tested), with two maps alive instead of

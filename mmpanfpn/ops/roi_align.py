@@ -37,29 +37,38 @@ def _require_kernel() -> None:
             '`pip install --no-build-isolation -e .`')
 
 
-def roi_align_cpu(features: Tensor, rois: Tensor, output_size, spatial_scale:
-                  float, sampling_ratio: int, aligned: bool) -> Tensor:
+def roi_align_cpu(features: Tensor, rois: Tensor, output_size,
+                  spatial_scale: float, sampling_ratio: int,
+                  aligned: bool) -> Tensor:
     """Average RoIAlign of ``features`` (N, C, H, W) over ``rois`` (n, 5),
     equal to ``mmcv.ops.roi_align(..., pool_mode='avg')`` on the CPU."""
     _require_kernel()
     pooled_h, pooled_w = output_size
-    return torch.ops.mmpanfpn.roi_align_forward(
-        features, rois.to(features.dtype), pooled_h, pooled_w,
-        float(spatial_scale), int(sampling_ratio), bool(aligned))
+    return torch.ops.mmpanfpn.roi_align_forward(features,
+                                                rois.to(features.dtype),
+                                                pooled_h, pooled_w,
+                                                float(spatial_scale),
+                                                int(sampling_ratio),
+                                                bool(aligned))
 
 
 def roi_align_cpu_backward(grad_output: Tensor, rois: Tensor, input_shape,
                            spatial_scale: float, sampling_ratio: int,
                            aligned: bool) -> Tensor:
-    """Gradient of :func:`roi_align_cpu` with respect to the features,
-    equal to mmcv's CPU ``roi_align_backward`` (average mode) bit for bit:
-    the same terms added to every element in the same order."""
+    """Gradient of :func:`roi_align_cpu` with respect to the features, equal to
+    mmcv's CPU ``roi_align_backward`` (average mode) bit for bit:
+
+    the same terms added to every element in the same order.
+    """
     _require_kernel()
     batch, channels, height, width = input_shape
-    return torch.ops.mmpanfpn.roi_align_backward(
-        grad_output, rois, batch, channels, height, width,
-        grad_output.size(2), grad_output.size(3), float(spatial_scale),
-        int(sampling_ratio), bool(aligned))
+    return torch.ops.mmpanfpn.roi_align_backward(grad_output, rois, batch,
+                                                 channels, height, width,
+                                                 grad_output.size(2),
+                                                 grad_output.size(3),
+                                                 float(spatial_scale),
+                                                 int(sampling_ratio),
+                                                 bool(aligned))
 
 
 class _CPURoIAlignFunction(torch.autograd.Function):

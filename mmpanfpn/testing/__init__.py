@@ -3,8 +3,8 @@ import torch
 
 
 class PeakMemory:
-    """Peak memory of a block over the memory in use before it: ``bytes``
-    and ``mib`` once the block is done.
+    """Peak memory of a block over the memory in use before it: ``bytes`` and
+    ``mib`` once the block is done.
 
     CUDA: ``torch.cuda.max_memory_allocated``. CPU (Linux): the growth of
     the process's peak resident set, ``VmHWM`` (reset to the current
@@ -48,9 +48,9 @@ def randomise_weights(model: torch.nn.Module,
                       box_logit_std: float = 0.05,
                       seg_logit_std: float = 0.3) -> None:
     """Give a Panoptic FPN non-trivial random weights, in place: norm
-    statistics and affines off their defaults, and box / semantic
-    classifiers that spread the scores (so that instances pass the
-    thresholds and no two box scores tie).
+    statistics and affines off their defaults, and box / semantic classifiers
+    that spread the scores (so that instances pass the thresholds and no two
+    box scores tie).
 
     Args:
         model (torch.nn.Module): ours or mmdet's ``PanopticFPN``.

@@ -40,5 +40,4 @@ def register_all_modules(init_default_scope: bool = True) -> None:
                           'expected, please set `init_default_scope=False`.')
             # avoid name conflict
             new_instance_name = f'mmpanfpn-{datetime.datetime.now()}'
-            DefaultScope.get_instance(new_instance_name,
-                                      scope_name='mmpanfpn')
+            DefaultScope.get_instance(new_instance_name, scope_name='mmpanfpn')

@@ -19,9 +19,9 @@ RUNNER_KEYS = ('work_dir', 'load_from', 'resume', 'launcher', 'randomness',
 def check_cfg_options(cfg: Config, options: dict, config_path: str) -> None:
     """Refuse ``--cfg-options`` keys that look like typos of existing keys.
 
-    A key whose last component is missing from the config while a close
-    name exists (``train_cfg.max_iter`` vs ``max_iters``) is an error that
-    names the close match; genuinely new keys are allowed.
+    A key whose last component is missing from the config while a close name
+    exists (``train_cfg.max_iter`` vs ``max_iters``) is an error that names the
+    close match; genuinely new keys are allowed.
     """
     for key in options:
         parts = key.split('.')
@@ -40,8 +40,8 @@ def check_cfg_options(cfg: Config, options: dict, config_path: str) -> None:
                 choices = list(node.keys())
                 if depth == 0:
                     choices += list(RUNNER_KEYS)
-                close = difflib.get_close_matches(part, choices, n=1,
-                                                  cutoff=0.8)
+                close = difflib.get_close_matches(
+                    part, choices, n=1, cutoff=0.8)
                 if close:
                     where = '.'.join(parts[:depth] + [close[0]])
                     raise ValueError(
@@ -102,8 +102,8 @@ def _cpu_model_wrapper(cfg: Config) -> None:
     wrapper_type = wrapper.get('type', MMDistributedDataParallel)
     if isinstance(wrapper_type, str):
         wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
-    if isinstance(wrapper_type, type) and issubclass(
-            wrapper_type, DistributedDataParallel):
+    if isinstance(wrapper_type, type) and issubclass(wrapper_type,
+                                                     DistributedDataParallel):
         wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
 

@@ -1,10 +1,10 @@
 """Pictures of panoptic segmentations on MMEngine's visualizer.
 
-Each segment gets a colour (stuff: its class colour; things: the class
-colour shifted per instance, so touching instances stay apart), things get a
-white outline, and a legend lists the classes present. Ground truth and
-prediction are drawn side by side when both are present. Images go to the
-configured vis backends (local folder, TensorBoard, ...).
+Each segment gets a colour (stuff: its class colour; things: the class colour
+shifted per instance, so touching instances stay apart), things get a white
+outline, and a legend lists the classes present. Ground truth and prediction
+are drawn side by side when both are present. Images go to the configured vis
+backends (local folder, TensorBoard, ...).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -67,7 +67,9 @@ class PanopticLocalVisualizer(Visualizer):
             :class:`mmengine.visualization.Visualizer`.
     """
 
-    def __init__(self, name: str = 'visualizer', alpha: float = 0.6,
+    def __init__(self,
+                 name: str = 'visualizer',
+                 alpha: float = 0.6,
                  **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.alpha = alpha
@@ -119,8 +121,8 @@ class PanopticLocalVisualizer(Visualizer):
     def _draw_legend(self, image: np.ndarray, segments: Sequence[dict],
                      palette: Sequence[Tuple[int, int, int]]) -> np.ndarray:
         """A colour swatch and the name of every class present, top left
-        (OpenCV drawing: it works on every rank, unlike MMEngine's
-        rank-0-only ``draw_*``)."""
+        (OpenCV drawing: it works on every rank, unlike MMEngine's rank-0-only
+        ``draw_*``)."""
         classes = (self.dataset_meta or {}).get('classes')
         labels = sorted({s['category'] for s in segments})
         if not classes or not labels:
@@ -136,8 +138,8 @@ class PanopticLocalVisualizer(Visualizer):
                 break
             cv2.rectangle(image, (2, y), (2 + box, y + box),
                           tuple(int(c) for c in palette[label]), -1)
-            cv2.rectangle(image, (2, y), (2 + box, y + box),
-                          (255, 255, 255), 1)
+            cv2.rectangle(image, (2, y), (2 + box, y + box), (255, 255, 255),
+                          1)
             text = str(classes[label])
             (tw, _), _ = cv2.getTextSize(text, font, scale, 1)
             x0, x1 = 5 + box, min(w, 9 + box + tw)

@@ -1,6 +1,6 @@
 """``tools/train.py`` that SIGKILLs itself at one chosen ``os.replace``: the
-moment a checkpoint or ``last_checkpoint`` written through a temp file is
-about to be renamed into place, i.e. a kill in the middle of a save.
+moment a checkpoint or ``last_checkpoint`` written through a temp file is about
+to be renamed into place, i.e. a kill in the middle of a save.
 
     KILL_AT_REPLACE=iter_4.pth python tests/helpers/train_killed_at_replace.py
         CONFIG [train.py args]

@@ -72,30 +72,46 @@ def parse_args():
         description='Panoptic FPN speed and memory (vs mmdet)')
     parser.add_argument('config', help='our config file')
     parser.add_argument('checkpoint', nargs='?', help='weights (optional)')
-    parser.add_argument('--vs-mmdet', action='store_true',
-                        help='also run mmdet\'s PanopticFPN on the same '
-                        'weights and inputs and print the ratios')
-    parser.add_argument('--mmdet-config', default=MMDET_CONFIG,
-                        help='the equivalent mmdet config, or "mirror": '
-                        'mmdet\'s R50 Panoptic FPN given our backbone, neck, '
-                        'RPN, RoI and semantic-head settings (for configs '
-                        'the mmdet zoo lacks, e.g. the tiny synthetic one)')
-    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1216],
-                        metavar=('H', 'W'), help='input size')
-    parser.add_argument('--images', help='folder of images instead of random '
-                        'ones; each is resized to fit --shape')
+    parser.add_argument(
+        '--vs-mmdet',
+        action='store_true',
+        help='also run mmdet\'s PanopticFPN on the same '
+        'weights and inputs and print the ratios')
+    parser.add_argument(
+        '--mmdet-config',
+        default=MMDET_CONFIG,
+        help='the equivalent mmdet config, or "mirror": '
+        'mmdet\'s R50 Panoptic FPN given our backbone, neck, '
+        'RPN, RoI and semantic-head settings (for configs '
+        'the mmdet zoo lacks, e.g. the tiny synthetic one)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[800, 1216],
+        metavar=('H', 'W'),
+        help='input size')
+    parser.add_argument(
+        '--images',
+        help='folder of images instead of random '
+        'ones; each is resized to fit --shape')
     parser.add_argument('--num-images', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--rounds', type=int, default=1,
-                        help='runs of each model, alternating')
-    parser.add_argument('--score-thr', type=float,
-                        help='instance score threshold of both models (see '
-                        'the module doc)')
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='runs of each model, alternating')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        help='instance score threshold of both models (see '
+        'the module doc)')
     parser.add_argument('--train-step', action='store_true')
     parser.add_argument('--train-batch', type=int, default=1)
     parser.add_argument('--train-iters', type=int, default=2)
-    parser.add_argument('--threads', type=int,
-                        help='torch threads (default: torch\'s)')
+    parser.add_argument(
+        '--threads', type=int, help='torch threads (default: torch\'s)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
@@ -105,8 +121,7 @@ def parse_args():
 
 
 def quiet() -> None:
-    """No weight-init report, no config warnings: the table is the
-    output."""
+    """No weight-init report, no config warnings: the table is the output."""
     from mmengine.logging import MMLogger
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     warnings.filterwarnings('ignore', category=UserWarning)
@@ -134,8 +149,9 @@ def our_model_cfg(config: str, score_thr: Optional[float]):
 def _drop_scope(cfg):
     """A config without ``_scope_`` keys (ours are 'mmpanfpn')."""
     if isinstance(cfg, dict):
-        return type(cfg)({k: _drop_scope(v) for k, v in cfg.items()
-                          if k != '_scope_'})
+        return type(cfg)(
+            {k: _drop_scope(v)
+             for k, v in cfg.items() if k != '_scope_'})
     if isinstance(cfg, (list, tuple)):
         return type(cfg)(_drop_scope(v) for v in cfg)
     return cfg
@@ -164,8 +180,7 @@ def mmdet_model_cfg(mmdet_config: str, ours):
     model.roi_head.bbox_head.num_classes = num_things
     model.roi_head.mask_head.num_classes = num_things
     for head in (model.semantic_head, model.panoptic_fusion_head):
-        head.update(num_things_classes=num_things,
-                    num_stuff_classes=num_stuff)
+        head.update(num_things_classes=num_things, num_stuff_classes=num_stuff)
     model.test_cfg.rpn = copy.deepcopy(ours.test_cfg.rpn)
     model.test_cfg.rcnn = copy.deepcopy(ours.test_cfg.rcnn)
     panoptic = ours.test_cfg.panoptic
@@ -200,8 +215,7 @@ def random_images(shape: Tuple[int, int], num: int, seed: int) -> List[dict]:
     for _ in range(num):
         low = torch.rand((1, 3, height // 16, width // 16), generator=gen)
         image = torch.nn.functional.interpolate(
-            low, size=(height, width), mode='bilinear',
-            align_corners=False)[0]
+            low, size=(height, width), mode='bilinear', align_corners=False)[0]
         images.append(
             dict(
                 image=(image * 255).to(torch.uint8),
@@ -212,14 +226,14 @@ def random_images(shape: Tuple[int, int], num: int, seed: int) -> List[dict]:
     return images
 
 
-def folder_images(folder: str, shape: Tuple[int, int],
-                  num: int) -> List[dict]:
-    """The first ``num`` images of a folder, resized (keeping the aspect
-    ratio) to fit ``shape`` as (long side, short side), as mmdet's
+def folder_images(folder: str, shape: Tuple[int, int], num: int) -> List[dict]:
+    """The first ``num`` images of a folder, resized (keeping the aspect ratio)
+    to fit ``shape`` as (long side, short side), as mmdet's
     ``Resize(scale=(1333, 800), keep_ratio=True)`` does."""
     import mmcv
-    names = sorted(n for n in os.listdir(folder)
-                   if n.lower().endswith(IMAGE_SUFFIXES))[:num]
+    names = sorted(
+        n for n in os.listdir(folder)
+        if n.lower().endswith(IMAGE_SUFFIXES))[:num]
     if len(names) < num:
         raise ValueError(f'{folder}: {len(names)} images, {num} asked for')
     images = []
@@ -238,17 +252,19 @@ def folder_images(folder: str, shape: Tuple[int, int],
     return images
 
 
-def synthetic_train_batch(shape, batch: int, num_things: int,
-                          num_stuff: int, seed: int) -> List[dict]:
-    """Images with ground truth: blocky stuff regions under ten elliptic
-    thing instances, a little void."""
+def synthetic_train_batch(shape, batch: int, num_things: int, num_stuff: int,
+                          seed: int) -> List[dict]:
+    """Images with ground truth: blocky stuff regions under ten elliptic thing
+    instances, a little void."""
     from mmdet.structures.mask import BitmapMasks
     rng = np.random.default_rng(seed)
     height, width = shape
     samples = []
     for image in random_images(shape, batch, seed):
-        coarse = rng.integers(num_things, num_things + num_stuff,
-                              size=(height // 100 + 1, width // 100 + 1))
+        coarse = rng.integers(
+            num_things,
+            num_things + num_stuff,
+            size=(height // 100 + 1, width // 100 + 1))
         sem = np.kron(coarse, np.ones((100, 100), np.int64))[:height, :width]
         sem[rng.random((height, width)) < 0.01] = 255
         boxes, masks, labels = [], [], []
@@ -267,8 +283,7 @@ def synthetic_train_batch(shape, batch: int, num_things: int,
         image.update(
             bboxes=torch.tensor(boxes, dtype=torch.float32),
             labels=torch.tensor(labels),
-            masks=BitmapMasks(np.stack(masks).astype(np.uint8), height,
-                              width),
+            masks=BitmapMasks(np.stack(masks).astype(np.uint8), height, width),
             sem_seg=torch.from_numpy(sem)[None])
         samples.append(image)
     return samples
@@ -278,9 +293,8 @@ def synthetic_train_batch(shape, batch: int, num_things: int,
 
 
 class StageTimer:
-    """Adds the time spent in some methods of a model's parts to named
-    stages, by wrapping them on the instances (the classes are untouched).
-    """
+    """Adds the time spent in some methods of a model's parts to named stages,
+    by wrapping them on the instances (the classes are untouched)."""
 
     def __init__(self, device: str) -> None:
         self.seconds: Dict[str, float] = defaultdict(float)
@@ -331,8 +345,10 @@ def canonical_panoptic(kind: str, sample, num_things: int,
 
 
 def run_model(spec: dict) -> dict:
-    """Build one model, run inference (and a training step), measure. Runs
-    in a fresh process."""
+    """Build one model, run inference (and a training step), measure.
+
+    Runs in a fresh process.
+    """
     if spec['threads']:
         torch.set_num_threads(spec['threads'])
     from mmdet.structures import DetDataSample
@@ -359,8 +375,13 @@ def run_model(spec: dict) -> dict:
             model.data_preprocessor(
                 dict(inputs=[item['image']], data_samples=[sample]), False))
 
-    result = dict(kind=kind, stages=defaultdict(list), total=[], memory=[],
-                  panoptic=[], detections=[])
+    result = dict(
+        kind=kind,
+        stages=defaultdict(list),
+        total=[],
+        memory=[],
+        panoptic=[],
+        detections=[])
     with torch.no_grad():
         for i, batch in enumerate(batches):
             samples = copy.deepcopy(batch['data_samples'])
@@ -375,8 +396,9 @@ def run_model(spec: dict) -> dict:
             result['memory'].append(memory.mib)
             for stage in STAGES[:-1]:
                 result['stages'][stage].append(timer.seconds[stage])
-            result['stages'][STAGES[-1]].append(
-                total - sum(timer.seconds[s] for s in STAGES[:-1]))
+            result['stages'][STAGES[-1]].append(total -
+                                                sum(timer.seconds[s]
+                                                    for s in STAGES[:-1]))
             result['panoptic'].append(
                 canonical_panoptic(kind, out[0], num_things, num_stuff))
             # mmdet's PanopticFPN returns no instances
@@ -385,14 +407,15 @@ def run_model(spec: dict) -> dict:
             del out, samples
 
     if spec['train']:
-        result.update(train_step(model, spec, DetDataSample, InstanceData,
-                                 PixelData, num_things, num_stuff))
+        result.update(
+            train_step(model, spec, DetDataSample, InstanceData, PixelData,
+                       num_things, num_stuff))
     result['stages'] = dict(result['stages'])
     return result
 
 
-def train_step(model, spec, DetDataSample, InstanceData, PixelData,
-               num_things, num_stuff) -> dict:
+def train_step(model, spec, DetDataSample, InstanceData, PixelData, num_things,
+               num_stuff) -> dict:
     device = spec['device']
     items = synthetic_train_batch(spec['shape'], spec['train_batch'],
                                   num_things, num_stuff, spec['seed'])
@@ -438,16 +461,22 @@ def same_panoptic(ours, theirs) -> bool:
     if not np.array_equal(our_category, their_category):
         return False
     pairs = np.unique(
-        np.stack([our_segments.ravel(), their_segments.ravel()], 1), axis=0)
+        np.stack([our_segments.ravel(),
+                  their_segments.ravel()], 1), axis=0)
     return len(pairs) == len(np.unique(our_segments)) == len(
         np.unique(their_segments))
 
 
 def merge(results: List[dict]) -> dict:
     """Pool the rounds of one model."""
-    merged = dict(stages=defaultdict(list), total=[], memory=[], train=[],
-                  train_memory=[], panoptic=results[0]['panoptic'],
-                  detections=results[0]['detections'])
+    merged = dict(
+        stages=defaultdict(list),
+        total=[],
+        memory=[],
+        train=[],
+        train_memory=[],
+        panoptic=results[0]['panoptic'],
+        detections=results[0]['detections'])
     for result in results:
         for stage, values in result['stages'].items():
             merged['stages'][stage] += values
@@ -469,10 +498,9 @@ def report(args, results: Dict[str, dict]) -> None:
           f'{args.threads or torch.get_num_threads()}, load average '
           f'{load:.2f} (on {os.cpu_count()} CPUs)')
     from mmpanfpn.ops import HAS_CPU_KERNEL
-    print('  our RoIAlign on the CPU: '
-          + ('mmpanfpn._ext (mmcv\'s results, all cores)' if HAS_CPU_KERNEL
-             else 'mmcv\'s kernel (mmpanfpn built without its C++ ops)')
-          + '\n')
+    print('  our RoIAlign on the CPU: ' +
+          ('mmpanfpn._ext (mmcv\'s results, all cores)' if HAS_CPU_KERNEL else
+           'mmcv\'s kernel (mmpanfpn built without its C++ ops)') + '\n')
     header = f'{"":28s}{"ours":>12s}'
     if theirs:
         header += f'{"mmdet":>12s}{"mmdet/ours":>12s}'
@@ -489,20 +517,23 @@ def report(args, results: Dict[str, dict]) -> None:
 
     ratios = {}
     for stage in STAGES:
-        ratios[stage] = row(stage, ms(ours['stages'][stage]),
-                            theirs and ms(theirs['stages'][stage]), 'ms')
-    ratios['end to end'] = row('end to end', ms(ours['total']),
-                               theirs and ms(theirs['total']), 'ms')
-    row('images/s', 1 / statistics.median(ours['total']),
-        theirs and 1 / statistics.median(theirs['total']), '', '.3f',
+        ratios[stage] = row(stage, ms(ours['stages'][stage]), theirs
+                            and ms(theirs['stages'][stage]), 'ms')
+    ratios['end to end'] = row('end to end', ms(ours['total']), theirs
+                               and ms(theirs['total']), 'ms')
+    row('images/s',
+        1 / statistics.median(ours['total']),
+        theirs and 1 / statistics.median(theirs['total']),
+        '',
+        '.3f',
         ratio=False)
     ratios['memory'] = row('peak memory (inference)', max(ours['memory']),
                            theirs and max(theirs['memory']), 'Mi')
     if args.train_step:
-        ratios['train'] = row('training step', ms(ours['train']),
-                              theirs and ms(theirs['train']), 'ms')
-        row('peak memory (training)', max(ours['train_memory']),
-            theirs and max(theirs['train_memory']), 'Mi')
+        ratios['train'] = row('training step', ms(ours['train']), theirs
+                              and ms(theirs['train']), 'ms')
+        row('peak memory (training)', max(ours['train_memory']), theirs
+            and max(theirs['train_memory']), 'Mi')
     if not theirs:
         return
 
@@ -522,8 +553,8 @@ def report(args, results: Dict[str, dict]) -> None:
         ('outputs identical', all(identical)),
     ]
     if args.train_step:
-        checks.append(('training step <= 1.05x mmdet\'s',
-                       1 / ratios['train'] <= 1.05))
+        checks.append(
+            ('training step <= 1.05x mmdet\'s', 1 / ratios['train'] <= 1.05))
     for name, met in checks:
         print(f'  {"met    " if met else "NOT met"}  {name}')
 
@@ -551,8 +582,8 @@ def main():
         model = build('ours', model_cfgs['ours'], 'cpu')
         if args.checkpoint:
             from mmengine.runner import load_checkpoint
-            load_checkpoint(model, args.checkpoint, map_location='cpu',
-                            strict=True)
+            load_checkpoint(
+                model, args.checkpoint, map_location='cpu', strict=True)
         else:
             from mmpanfpn.testing import randomise_weights
             model.init_weights()
@@ -562,11 +593,17 @@ def main():
         torch.save(model.state_dict(), weights)
         del model
 
-        spec = dict(weights=weights, images=images, warmup=args.warmup,
-                    threads=args.threads, device=args.device,
-                    train=args.train_step, train_batch=args.train_batch,
-                    train_iters=args.train_iters, shape=tuple(args.shape),
-                    seed=args.seed)
+        spec = dict(
+            weights=weights,
+            images=images,
+            warmup=args.warmup,
+            threads=args.threads,
+            device=args.device,
+            train=args.train_step,
+            train_batch=args.train_batch,
+            train_iters=args.train_iters,
+            shape=tuple(args.shape),
+            seed=args.seed)
         runs = defaultdict(list)
         context = multiprocessing.get_context('spawn')
         for _ in range(args.rounds):
@@ -577,9 +614,10 @@ def main():
                         pool.submit(run_model,
                                     dict(spec, kind=kind,
                                          model_cfg=model_cfg)).result())
-                print(f'{kind}: end to end '
-                      f'{[round(t, 2) for t in runs[kind][-1]["total"]]} s',
-                      flush=True)
+                print(
+                    f'{kind}: end to end '
+                    f'{[round(t, 2) for t in runs[kind][-1]["total"]]} s',
+                    flush=True)
     report(args, {kind: merge(r) for kind, r in runs.items()})
 
 

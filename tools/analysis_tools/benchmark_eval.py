@@ -7,8 +7,9 @@ Writes N generated images (640x480 by default) in COCO panoptic format to a
 temporary folder: a GT and an imperfect prediction per image, PNG + JSON
 (about 20 segments each: blocky stuff regions under thing rectangles, some
 crowd, scattered void; the prediction is the GT shifted by a few pixels,
-with ``--noise`` of its pixels relabelled and some class errors). Then, in this process, with one torch / OpenCV
-thread (single core, single worker), it times per image:
+with ``--noise`` of its pixels relabelled and some class errors). Then, in
+this process, with one torch / OpenCV thread (single core, single worker),
+it times per image:
 
 (a) reference: mmdet's ``pq_compute_single_core`` over the files, real file
     reads included, as ``panopticapi.evaluation.pq_compute`` runs it per
@@ -153,13 +154,20 @@ class StandinPQStat:
             pq_class = iou / (tp + 0.5 * fp + 0.5 * fn)
             sq_class = iou / tp if tp != 0 else 0
             rq_class = tp / (tp + 0.5 * fp + 0.5 * fn)
-            per_class_results[label] = {'pq': pq_class, 'sq': sq_class,
-                                        'rq': rq_class}
+            per_class_results[label] = {
+                'pq': pq_class,
+                'sq': sq_class,
+                'rq': rq_class
+            }
             pq += pq_class
             sq += sq_class
             rq += rq_class
-        return {'pq': pq / n, 'sq': sq / n, 'rq': rq / n,
-                'n': n}, per_class_results
+        return {
+            'pq': pq / n,
+            'sq': sq / n,
+            'rq': rq / n,
+            'n': n
+        }, per_class_results
 
 
 def standin_rgb2id(color):
@@ -194,8 +202,8 @@ def panopticapi_standin():
     """Make mmdet's copy of panopticapi runnable, for the ``with`` block.
 
     Puts a stand-in ``panopticapi`` (``.evaluation``: ``PQStat``,
-    ``PQStatCat``, ``OFFSET``, ``VOID``; ``.utils``: ``rgb2id``, ``id2rgb``)
-    in ``sys.modules`` and binds those names in mmdet's
+    ``PQStatCat``, ``OFFSET``, ``VOID``; ``.utils``: ``rgb2id``, ``id2rgb``) in
+    ``sys.modules`` and binds those names in mmdet's
     ``evaluation.functional.panoptic_utils`` and
     ``evaluation.metrics.coco_panoptic_metric``, which tried to import them
     when they were first imported; everything is put back on exit.
@@ -211,8 +219,11 @@ def panopticapi_standin():
     utils.rgb2id = standin_rgb2id
     utils.id2rgb = standin_id2rgb
     package.evaluation, package.utils = evaluation, utils
-    modules = {'panopticapi': package, 'panopticapi.evaluation': evaluation,
-               'panopticapi.utils': utils}
+    modules = {
+        'panopticapi': package,
+        'panopticapi.evaluation': evaluation,
+        'panopticapi.utils': utils
+    }
 
     from mmdet.evaluation.functional import panoptic_utils
     from mmdet.evaluation.metrics import coco_panoptic_metric
@@ -228,8 +239,7 @@ def panopticapi_standin():
         (coco_panoptic_metric, 'id2rgb', standin_id2rgb),
     ]
     missing = object()
-    saved_modules = {name: sys.modules.get(name, missing)
-                     for name in modules}
+    saved_modules = {name: sys.modules.get(name, missing) for name in modules}
     saved_bindings = [(module, name, getattr(module, name, missing))
                       for module, name, _ in bindings]
     sys.modules.update(modules)
@@ -278,20 +288,21 @@ def make_categories() -> List[dict]:
             [dict(id=i, name=f'stuff_{i}', isthing=0) for i in STUFF_IDS])
 
 
-def make_pair(rng: np.random.Generator, height: int, width: int,
-              noise: float, void: float, label_of: Dict[int, int]):
-    """One GT and its imperfect prediction (crowd segments included;
-    mmdet-style predicted ids).
+def make_pair(rng: np.random.Generator, height: int, width: int, noise: float,
+              void: float, label_of: Dict[int, int]):
+    """One GT and its imperfect prediction (crowd segments included; mmdet-
+    style predicted ids).
 
     Returns:
         tuple: GT ids (int32 (H, W), 0 = void), GT segments (``id``,
         ``category_id``, ``iscrowd``, ``area``), and a :class:`Prediction`.
     """
-    ids = rng.choice(256**3 - 1, size=NUM_STUFF + NUM_THINGS,
-                     replace=False) + 1
+    ids = rng.choice(
+        256**3 - 1, size=NUM_STUFF + NUM_THINGS, replace=False) + 1
     coarse = rng.integers(0, NUM_STUFF, size=(6, 8))
-    gt = ids[cv2.resize(coarse.astype(np.uint8), (width, height),
-                        interpolation=cv2.INTER_NEAREST)]
+    gt = ids[cv2.resize(
+        coarse.astype(np.uint8), (width, height),
+        interpolation=cv2.INTER_NEAREST)]
     for seg_id in ids[NUM_STUFF:]:
         y = rng.integers(0, max(1, height - height // 12))
         x = rng.integers(0, max(1, width - width // 16))
@@ -300,15 +311,19 @@ def make_pair(rng: np.random.Generator, height: int, width: int,
         gt[y:y + h, x:x + w] = seg_id
     gt[rng.random((height, width)) < void] = 0
     category = {int(i): int(rng.choice(STUFF_IDS)) for i in ids[:NUM_STUFF]}
-    category.update({int(i): int(rng.choice(THING_IDS))
-                     for i in ids[NUM_STUFF:]})
+    category.update(
+        {int(i): int(rng.choice(THING_IDS))
+         for i in ids[NUM_STUFF:]})
     # at most one crowd segment, a thing (COCO has at most one per category)
     crowd = int(ids[NUM_STUFF]) if rng.random() < 0.3 else None
     seg_ids, areas = np.unique(gt, return_counts=True)
     area_of = dict(zip(seg_ids.tolist(), areas.tolist()))
-    gt_segments = [{'id': i, 'category_id': c, 'iscrowd': int(i == crowd),
-                    'area': area_of[i]}
-                   for i, c in category.items() if i in area_of]
+    gt_segments = [{
+        'id': i,
+        'category_id': c,
+        'iscrowd': int(i == crowd),
+        'area': area_of[i]
+    } for i, c in category.items() if i in area_of]
 
     # prediction: shifted, noisy, some class errors; ids as mmdet's fusion
     # numbers them (label + k * INSTANCE_OFFSET), 0 = void
@@ -322,8 +337,8 @@ def make_pair(rng: np.random.Generator, height: int, width: int,
         if gt_id not in present:
             continue
         if rng.random() >= 0.9:  # a class error, of the same kind
-            cat_id = int(rng.choice(
-                THING_IDS if cat_id in THING_IDS else STUFF_IDS))
+            cat_id = int(
+                rng.choice(THING_IDS if cat_id in THING_IDS else STUFF_IDS))
         pred_id = (k + 1) * INSTANCE_OFFSET + label_of[cat_id]
         pred[shifted == gt_id] = pred_id
         pred_segments.append({'id': pred_id, 'category_id': cat_id})
@@ -335,8 +350,11 @@ def write_png(path: str, id_map: np.ndarray) -> None:
         raise OSError(f'{path}: cannot write')
 
 
-def write_dataset(root: str, num_images: int, seed: int = 0,
-                  shape: tuple = (HEIGHT, WIDTH), noise: float = 0.05,
+def write_dataset(root: str,
+                  num_images: int,
+                  seed: int = 0,
+                  shape: tuple = (HEIGHT, WIDTH),
+                  noise: float = 0.05,
                   void: float = 0.02) -> Dataset:
     """Write ``root/gt/*.png``, ``root/pred/*.png``, ``root/gt.json`` and
     ``root/pred.json``."""
@@ -355,25 +373,37 @@ def write_dataset(root: str, num_images: int, seed: int = 0,
         png = f'{image_id:012d}.png'
         write_png(osp.join(gt_dir, png), gt)
         write_png(osp.join(pred_dir, png), pred.ids)
-        images.append({'id': image_id, 'file_name': png[:-4] + '.jpg',
-                       'height': height, 'width': width})
-        gt_anns.append({'image_id': image_id, 'file_name': png,
-                        'segments_info': gt_segments})
-        pred_anns.append({'image_id': image_id, 'file_name': png,
-                          'segments_info': pred.segments})
+        images.append({
+            'id': image_id,
+            'file_name': png[:-4] + '.jpg',
+            'height': height,
+            'width': width
+        })
+        gt_anns.append({
+            'image_id': image_id,
+            'file_name': png,
+            'segments_info': gt_segments
+        })
+        pred_anns.append({
+            'image_id': image_id,
+            'file_name': png,
+            'segments_info': pred.segments
+        })
         predictions.append(pred)
-    gt_json, pred_json = osp.join(root, 'gt.json'), osp.join(root,
-                                                             'pred.json')
+    gt_json, pred_json = osp.join(root, 'gt.json'), osp.join(root, 'pred.json')
     with open(gt_json, 'w') as f:
-        json.dump({'images': images, 'annotations': gt_anns,
-                   'categories': categories}, f)
+        json.dump(
+            {
+                'images': images,
+                'annotations': gt_anns,
+                'categories': categories
+            }, f)
     with open(pred_json, 'w') as f:
         json.dump({'annotations': pred_anns}, f)
     meta = dict(
         classes=tuple(c['name'] for c in categories),
         thing_classes=tuple(c['name'] for c in categories if c['isthing']),
-        stuff_classes=tuple(c['name'] for c in categories
-                            if not c['isthing']))
+        stuff_classes=tuple(c['name'] for c in categories if not c['isthing']))
     return Dataset(root, gt_json, gt_dir, pred_json, pred_dir, categories,
                    meta, image_ids, predictions, (height, width))
 
@@ -388,8 +418,7 @@ def load_annotation_set(ds: Dataset) -> list:
     with open(ds.gt_json) as f:
         gt_content = json.load(f)
     with open(ds.pred_json) as f:
-        pred_by_image = {a['image_id']: a
-                         for a in json.load(f)['annotations']}
+        pred_by_image = {a['image_id']: a for a in json.load(f)['annotations']}
     return [(a, pred_by_image[a['image_id']])
             for a in gt_content['annotations']]
 
@@ -404,22 +433,28 @@ def reference_offline(ds: Dataset, annotation_set: list):
 
 def ours_offline(ds: Dataset) -> PQStat:
     """(b) what ``tools/eval_panoptic.py --nproc 1`` runs."""
-    return evaluate_panoptic_files(ds.gt_json, ds.gt_dir, ds.pred_json,
-                                   ds.pred_dir, nproc=1,
-                                   progress=False).stat
+    return evaluate_panoptic_files(
+        ds.gt_json,
+        ds.gt_dir,
+        ds.pred_json,
+        ds.pred_dir,
+        nproc=1,
+        progress=False).stat
 
 
 def reference_decode_floor(ds: Dataset) -> None:
-    """(c) read both PNGs of every image into id maps as the reference
-    (mmdet's ``pq_compute_single_core``) reads them."""
+    """(c) read both PNGs of every image into id maps as the reference (mmdet's
+    ``pq_compute_single_core``) reads them."""
     import mmcv
     from mmengine.fileio import get
     for image_id in ds.image_ids:
         png = f'{image_id:012d}.png'
         for folder in (ds.gt_dir, ds.pred_dir):
-            standin_rgb2id(mmcv.imfrombytes(
-                get(osp.join(folder, png)), flag='color',
-                channel_order='rgb'))
+            standin_rgb2id(
+                mmcv.imfrombytes(
+                    get(osp.join(folder, png)),
+                    flag='color',
+                    channel_order='rgb'))
 
 
 def decode_floor(ds: Dataset) -> None:
@@ -436,7 +471,10 @@ def _box_of(mask: np.ndarray) -> list:
     return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
-def ours_sample(ds: Dataset, index: int, full: bool, num_dets: int = 50,
+def ours_sample(ds: Dataset,
+                index: int,
+                full: bool,
+                num_dets: int = 50,
                 seed: int = 0) -> dict:
     """The prediction of image ``index`` as our model outputs it (after the
     Evaluator's ``to_dict``): segment ids, 0 void, with dataset labels."""
@@ -444,13 +482,15 @@ def ours_sample(ds: Dataset, index: int, full: bool, num_dets: int = 50,
     pred = ds.predictions[index]
     label_of = {c['id']: label for label, c in enumerate(ds.categories)}
     sample = dict(
-        img_id=image_id, img_path=osp.join(ds.root, f'{image_id:012d}.jpg'),
+        img_id=image_id,
+        img_path=osp.join(ds.root, f'{image_id:012d}.jpg'),
         ori_shape=ds.shape,
         pred_panoptic_seg=dict(
             sem_seg=torch.from_numpy(pred.ids.astype(np.int64))[None],
-            segments_info=[{'id': s['id'],
-                            'category': label_of[s['category_id']]}
-                           for s in pred.segments]))
+            segments_info=[{
+                'id': s['id'],
+                'category': label_of[s['category_id']]
+            } for s in pred.segments]))
     if not full:
         return sample
     rng = np.random.default_rng((seed, index))
@@ -472,50 +512,53 @@ def ours_sample(ds: Dataset, index: int, full: bool, num_dets: int = 50,
         bboxes=torch.tensor([_box_of(m) for m in masks],
                             dtype=torch.float32).reshape(-1, 4),
         labels=torch.tensor(labels, dtype=torch.int64),
-        scores=torch.from_numpy(np.sort(rng.random(len(masks)))[::-1]
-                                .copy()).float(),
-        masks=torch.from_numpy(np.stack(masks) if masks else np.zeros(
-            (0, ) + ds.shape, bool)))
+        scores=torch.from_numpy(np.sort(rng.random(
+            len(masks)))[::-1].copy()).float(),
+        masks=torch.from_numpy(
+            np.stack(masks) if masks else np.zeros((0, ) + ds.shape, bool)))
     sample['pred_sem_seg'] = dict(sem_seg=torch.from_numpy(sem)[None])
     return sample
 
 
 def mmdet_sample(ds: Dataset, index: int) -> dict:
     """The same prediction as mmdet's panoptic heads output it: ``label +
-    k * INSTANCE_OFFSET``, void as the label ``num_classes``."""
+
+    k * INSTANCE_OFFSET``, void as the label ``num_classes``.
+    """
     image_id = ds.image_ids[index]
     ids = ds.predictions[index].ids.astype(np.int64)
     pan = np.where(ids == 0, len(ds.categories), ids)
     return dict(
-        img_id=image_id, img_path=osp.join(ds.root, f'{image_id:012d}.jpg'),
+        img_id=image_id,
+        img_path=osp.join(ds.root, f'{image_id:012d}.jpg'),
         ori_shape=ds.shape,
         pred_panoptic_seg=dict(sem_seg=torch.from_numpy(pan)[None]))
 
 
 def make_mmdet_metric(ds: Dataset):
-    """mmdet's ``CocoPanopticMetric`` (in the stand-in's scope), computing
-    the PQ counts in ``process`` as it does without ``outfile_prefix``."""
+    """mmdet's ``CocoPanopticMetric`` (in the stand-in's scope), computing the
+    PQ counts in ``process`` as it does without ``outfile_prefix``."""
     from mmdet.evaluation.metrics import \
         CocoPanopticMetric as MMDetCocoPanopticMetric
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools chatter
-        metric = MMDetCocoPanopticMetric(ann_file=ds.gt_json,
-                                         seg_prefix=ds.gt_dir, nproc=1)
+        metric = MMDetCocoPanopticMetric(
+            ann_file=ds.gt_json, seg_prefix=ds.gt_dir, nproc=1)
     metric.dataset_meta = ds.meta
     return metric
 
 
 def make_ours_metric(ds: Dataset, metrics) -> CocoPanopticMetric:
-    metric = CocoPanopticMetric(ann_file=ds.gt_json, seg_prefix=ds.gt_dir,
-                                metric=metrics)
+    metric = CocoPanopticMetric(
+        ann_file=ds.gt_json, seg_prefix=ds.gt_dir, metric=metrics)
     metric.dataset_meta = ds.meta
     return metric
 
 
 def time_online(metric, make_sample: Callable[[int], dict],
                 num_images: int) -> float:
-    """Seconds spent in ``metric.process``, one image per call; the samples
-    are built outside the timing, fresh for every call (mmdet's metric
-    writes into the predicted map)."""
+    """Seconds spent in ``metric.process``, one image per call; the samples are
+    built outside the timing, fresh for every call (mmdet's metric writes into
+    the predicted map)."""
     total = 0.0
     for index in range(num_images):
         sample = make_sample(index)
@@ -546,9 +589,10 @@ def ours_online_stat(metric) -> PQStat:
 
 def standin_as_ours(stat: StandinPQStat) -> PQStat:
     return PQStat.from_dict({
-        cat_id: dict(tp=int(s.tp), fp=int(s.fp), fn=int(s.fn),
-                     iou=float(s.iou))
-        for cat_id, s in stat.pq_per_cat.items() if s.tp or s.fp or s.fn})
+        cat_id:
+        dict(tp=int(s.tp), fp=int(s.fp), fn=int(s.fn), iou=float(s.iou))
+        for cat_id, s in stat.pq_per_cat.items() if s.tp or s.fp or s.fn
+    })
 
 
 def disagreements(reference: StandinPQStat, ours: PQStat,
@@ -566,8 +610,7 @@ def disagreements(reference: StandinPQStat, ours: PQStat,
                 abs(a['iou'] - b['iou']) > TOLERANCE:
             problems.append(f'category {cat_id}: reference {a}, ours {b}')
     summary = ours.summarize(cats)
-    for name, isthing in (('All', None), ('Things', True),
-                          ('Stuff', False)):
+    for name, isthing in (('All', None), ('Things', True), ('Stuff', False)):
         try:
             expected, _ = reference.pq_average(cats, isthing=isthing)
         except ZeroDivisionError:  # panopticapi's, when n == 0
@@ -598,8 +641,12 @@ METHODS = {
 }
 
 
-def run_benchmark(ds: Dataset, rounds: int, num_dets: int = 50,
-                  seed: int = 0, full: bool = True, log=print) -> dict:
+def run_benchmark(ds: Dataset,
+                  rounds: int,
+                  num_dets: int = 50,
+                  seed: int = 0,
+                  full: bool = True,
+                  log=print) -> dict:
     """Time every method ``rounds`` times; check the PQ agreement.
 
     Returns:
@@ -639,13 +686,15 @@ def run_benchmark(ds: Dataset, rounds: int, num_dets: int = 50,
         return seconds
 
     def ours_online(metrics, key, with_all):
+
         def method():
             metric = make_ours_metric(ds, metrics)
             seconds = time_online(
-                metric, lambda i: ours_sample(ds, i, with_all, num_dets,
-                                              seed), n)
+                metric, lambda i: ours_sample(ds, i, with_all, num_dets, seed),
+                n)
             stats[key] = ours_online_stat(metric)
             return seconds
+
         return method
 
     methods = {
@@ -665,8 +714,8 @@ def run_benchmark(ds: Dataset, rounds: int, num_dets: int = 50,
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
             times[name].append(1000 * methods[name]() / n)
-        log(f'round {r + 1}/{rounds}: ' + ', '.join(
-            f'{name} {times[name][-1]:.2f}' for name in names) +
+        log(f'round {r + 1}/{rounds}: ' +
+            ', '.join(f'{name} {times[name][-1]:.2f}' for name in names) +
             f' ms/image; load {os.getloadavg()[0]:.2f}')
 
     problems = {}
@@ -678,7 +727,8 @@ def run_benchmark(ds: Dataset, rounds: int, num_dets: int = 50,
         stats['reference'], standin_as_ours(stats['mmdet_online']),
         ds.categories)
     summary = stats['ours_offline'].summarize(
-        {c['id']: c for c in ds.categories})
+        {c['id']: c
+         for c in ds.categories})
     return dict(times=times, problems=problems, summary=summary)
 
 
@@ -691,8 +741,10 @@ RATIOS = {  # target: (numerator, denominator)
 
 def ratios(times: Dict[str, List[float]]) -> Dict[str, List[float]]:
     """Every round's ratio of each target."""
-    return {key: [a / b for a, b in zip(times[num], times[den])]
-            for key, (num, den) in RATIOS.items()}
+    return {
+        key: [a / b for a, b in zip(times[num], times[den])]
+        for key, (num, den) in RATIOS.items()
+    }
 
 
 def format_report(result: dict) -> str:
@@ -718,8 +770,10 @@ def format_report(result: dict) -> str:
                  '(no target)')
     if 'ours_online_all' in times:
         name = 'ours online (PQ+AP+mIoU) / mmdet online (PQ)'
-        values = [a / b for a, b in zip(times['ours_online_all'],
-                                        times['mmdet_online'])]
+        values = [
+            a / b
+            for a, b in zip(times['ours_online_all'], times['mmdet_online'])
+        ]
         lines.append(f'{name:<{width}}  {statistics.median(values):9.3f}  '
                      '(no target)')
     lines.append('')
@@ -741,15 +795,26 @@ def main(argv=None) -> int:
     parser.add_argument('--num-images', type=int, default=50)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--noise', type=float, default=0.05,
-                        help='fraction of predicted pixels relabelled at '
-                        'random (default 0.05)')
-    parser.add_argument('--void', type=float, default=0.02,
-                        help='fraction of GT pixels made void at random')
-    parser.add_argument('--num-dets', type=int, default=50,
-                        help='detections per image for the PQ+AP+mIoU run')
-    parser.add_argument('--no-full', action='store_true',
-                        help='skip our PQ+AP+mIoU online run')
+    parser.add_argument(
+        '--noise',
+        type=float,
+        default=0.05,
+        help='fraction of predicted pixels relabelled at '
+        'random (default 0.05)')
+    parser.add_argument(
+        '--void',
+        type=float,
+        default=0.02,
+        help='fraction of GT pixels made void at random')
+    parser.add_argument(
+        '--num-dets',
+        type=int,
+        default=50,
+        help='detections per image for the PQ+AP+mIoU run')
+    parser.add_argument(
+        '--no-full',
+        action='store_true',
+        help='skip our PQ+AP+mIoU online run')
     parser.add_argument('--tmpdir', help='where to write the images')
     args = parser.parse_args(argv)
     if args.num_images < 1 or args.rounds < 1:
@@ -760,16 +825,16 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp, \
             panopticapi_standin():
-        ds = write_dataset(tmp, args.num_images, args.seed,
-                           noise=args.noise, void=args.void)
+        ds = write_dataset(
+            tmp, args.num_images, args.seed, noise=args.noise, void=args.void)
         segments = np.mean([len(p.segments) for p in ds.predictions])
         print(f'{args.num_images} images of {WIDTH}x{HEIGHT}, '
               f'{segments:.1f} predicted segments each on average; '
               f'{args.rounds} rounds; 1 torch thread, 1 OpenCV thread; '
               f'{os.cpu_count()} CPUs, load average {load_before[0]:.2f} '
               f'{load_before[1]:.2f} {load_before[2]:.2f}')
-        result = run_benchmark(ds, args.rounds, args.num_dets, args.seed,
-                               full=not args.no_full)
+        result = run_benchmark(
+            ds, args.rounds, args.num_dets, args.seed, full=not args.no_full)
     print()
     print(format_report(result))
     load_after = os.getloadavg()

@@ -45,8 +45,9 @@ def ade20k_categories() -> List[dict]:
 
     # mmdet keeps the label-order names only in its converter script, which
     # imports panopticapi; read the literal without running the script.
-    script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
-                      'dataset_converters', 'ade20k2coco.py')
+    script = osp.join(
+        osp.dirname(mmdet.__file__), '.mim', 'tools', 'dataset_converters',
+        'ade20k2coco.py')
     names = None
     for node in ast.parse(open(script).read()).body:
         if isinstance(node, ast.Assign) and getattr(
@@ -58,8 +59,11 @@ def ade20k_categories() -> List[dict]:
     things = set(meta['thing_classes'])
     colors = dict(zip(meta['classes'], meta['palette']))
     return [
-        dict(id=i, name=name, isthing=int(name in things),
-             color=list(colors[name])) for i, name in enumerate(names)
+        dict(
+            id=i,
+            name=name,
+            isthing=int(name in things),
+            color=list(colors[name])) for i, name in enumerate(names)
     ]
 
 
@@ -96,11 +100,18 @@ def convert_image(semantic: np.ndarray, instance: np.ndarray,
         if not mask.any():
             continue
         ys, xs = np.nonzero(mask)
-        info.append(dict(
-            id=segment_id, category_id=cat, iscrowd=0, area=int(mask.sum()),
-            bbox=[int(xs.min()), int(ys.min()),
-                  int(xs.max() - xs.min() + 1),
-                  int(ys.max() - ys.min() + 1)]))
+        info.append(
+            dict(
+                id=segment_id,
+                category_id=cat,
+                iscrowd=0,
+                area=int(mask.sum()),
+                bbox=[
+                    int(xs.min()),
+                    int(ys.min()),
+                    int(xs.max() - xs.min() + 1),
+                    int(ys.max() - ys.min() + 1)
+                ]))
     return ids, info
 
 
@@ -110,8 +121,8 @@ def convert_split(root: str, split: str) -> int:
     from mmdet.datasets.ade20k import ADE20KPanopticDataset
     by_name = {c['name']: c['id'] for c in categories}
     thing_cat_ids = np.array(
-        [-1] + [by_name[n] for n in
-                ADE20KPanopticDataset.METAINFO['thing_classes']])
+        [-1] +
+        [by_name[n] for n in ADE20KPanopticDataset.METAINFO['thing_classes']])
 
     folder = SPLIT_FOLDERS[split]
     image_dir = osp.join(root, 'images', folder)
@@ -141,12 +152,14 @@ def convert_split(root: str, split: str) -> int:
         atomic_write(png.tobytes(), osp.join(out_dir, f'{stem}.png'))
         h, w = semantic.shape
         images.append(dict(id=stem, file_name=name, height=h, width=w))
-        annotations.append(dict(image_id=stem, file_name=f'{stem}.png',
-                                segments_info=info))
+        annotations.append(
+            dict(image_id=stem, file_name=f'{stem}.png', segments_info=info))
         progress.update()
     atomic_write(
-        json.dumps(dict(images=images, annotations=annotations,
-                        categories=categories)),
+        json.dumps(
+            dict(
+                images=images, annotations=annotations,
+                categories=categories)),
         osp.join(root, f'ade20k_panoptic_{split}.json'))
     return len(names)
 
@@ -154,8 +167,11 @@ def convert_split(root: str, split: str) -> int:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root', help='the ADEChallengeData2016 folder')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'],
-                        choices=['train', 'val'])
+    parser.add_argument(
+        '--splits',
+        nargs='+',
+        default=['train', 'val'],
+        choices=['train', 'val'])
     args = parser.parse_args()
     try:
         for split in args.splits:

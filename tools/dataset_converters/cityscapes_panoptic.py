@@ -18,8 +18,8 @@ import os.path as osp
 def add_city_folders(json_path: str) -> int:
     """Rewrite ``images[*].file_name`` as ``<city>/<file_name>`` in place.
 
-    The file is replaced atomically; running it twice changes nothing.
-    Returns the number of names changed.
+    The file is replaced atomically; running it twice changes nothing. Returns
+    the number of names changed.
     """
     with open(json_path) as f:
         content = json.load(f)
@@ -40,8 +40,8 @@ def add_city_folders(json_path: str) -> int:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('cityscapes_root',
-                        help='folder holding leftImg8bit/ and gtFine/')
+    parser.add_argument(
+        'cityscapes_root', help='folder holding leftImg8bit/ and gtFine/')
     parser.add_argument('--splits', nargs='+', default=['train', 'val'])
     args = parser.parse_args()
 

@@ -25,10 +25,12 @@ from mmpanfpn.engine import atomic_write
 def convert(ann_file: str, seg_dir: str, out_dir: str) -> int:
     """Write one label PNG per annotated image; return how many."""
     dataset = CocoPanopticDataset(
-        ann_file=ann_file, data_prefix=dict(img='', seg=seg_dir),
-        pipeline=[], test_mode=True)
-    load = LoadPanopticAnnotations(with_bbox=False, with_label=False,
-                                   with_mask=False, with_seg=True)
+        ann_file=ann_file,
+        data_prefix=dict(img='', seg=seg_dir),
+        pipeline=[],
+        test_mode=True)
+    load = LoadPanopticAnnotations(
+        with_bbox=False, with_label=False, with_mask=False, with_seg=True)
     os.makedirs(out_dir, exist_ok=True)
     progress = ProgressBar(len(dataset))
     for index in range(len(dataset)):
@@ -42,20 +44,22 @@ def convert(ann_file: str, seg_dir: str, out_dir: str) -> int:
         progress.update()
     meta = dataset.metainfo
     atomic_write(
-        json.dumps(dict(classes=list(meta['classes']),
-                        thing_classes=list(meta['thing_classes']),
-                        stuff_classes=list(meta['stuff_classes']),
-                        label2cat=list(meta['label2cat']),
-                        ignore_index=255), indent=1),
-        osp.join(out_dir, 'classes.json'))
+        json.dumps(
+            dict(
+                classes=list(meta['classes']),
+                thing_classes=list(meta['thing_classes']),
+                stuff_classes=list(meta['stuff_classes']),
+                label2cat=list(meta['label2cat']),
+                ignore_index=255),
+            indent=1), osp.join(out_dir, 'classes.json'))
     return len(dataset)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--ann-file', required=True)
-    parser.add_argument('--seg-dir', required=True,
-                        help='folder of the panoptic PNGs')
+    parser.add_argument(
+        '--seg-dir', required=True, help='folder of the panoptic PNGs')
     parser.add_argument('--out-dir', required=True)
     args = parser.parse_args()
     try:

@@ -26,15 +26,13 @@ train_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         ann_file='ade20k_panoptic_train.json',
-        data_prefix=dict(
-            img='images/training/', seg='ade20k_panoptic_train/'),
+        data_prefix=dict(img='images/training/', seg='ade20k_panoptic_train/'),
         pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         ann_file='ade20k_panoptic_val.json',
-        data_prefix=dict(
-            img='images/validation/', seg='ade20k_panoptic_val/'),
+        data_prefix=dict(img='images/validation/', seg='ade20k_panoptic_val/'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(

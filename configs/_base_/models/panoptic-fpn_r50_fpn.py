@@ -59,5 +59,4 @@ model = dict(
             nms=dict(type='nms', iou_threshold=0.5, class_agnostic=True),
             max_per_img=100,
             mask_thr_binary=0.5),
-        panoptic=dict(score_thr=0.6, mask_overlap=0.5,
-                      stuff_area_limit=4096)))
+        panoptic=dict(score_thr=0.6, mask_overlap=0.5, stuff_area_limit=4096)))

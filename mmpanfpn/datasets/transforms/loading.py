@@ -74,8 +74,8 @@ class LoadPanopticAnnotations(LoadAnnotations):
                 '"segments_info" has no pixel in the PNG')
 
         if self.with_seg:
-            label_of_compact = np.full(len(present), self.ignore_index,
-                                       np.uint8)
+            label_of_compact = np.full(
+                len(present), self.ignore_index, np.uint8)
             position = np.searchsorted(present, json_ids)
             label_of_compact[position] = [s['category'] for s in segments]
             results['gt_seg_map'] = label_of_compact[compact]

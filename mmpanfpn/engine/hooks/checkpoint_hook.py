@@ -41,8 +41,8 @@ class AtomicCheckpointHook(_MMEngineCheckpointHook):
 
         # the ids kept after this save go into the checkpoint itself
         to_remove = []
-        if self.max_keep_ckpts > 0 and not (
-                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
             self.keep_ckpt_ids.append(step)
             while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
                 to_remove.append(self.keep_ckpt_ids.popleft())
@@ -62,8 +62,8 @@ class AtomicCheckpointHook(_MMEngineCheckpointHook):
 
         if not is_main_process():
             return
-        atomic_write(self.last_ckpt, osp.join(runner.work_dir,
-                                              'last_checkpoint'))
+        atomic_write(self.last_ckpt,
+                     osp.join(runner.work_dir, 'last_checkpoint'))
         for old_step in to_remove:
             path = self.file_backend.join_path(
                 self.out_dir, self.filename_tmpl.format(old_step))

@@ -5,8 +5,8 @@ from mmpanfpn.registry import HOOKS
 
 @HOOKS.register_module()
 class PanopticClassCheckHook(Hook):
-    """Check before training/testing that the model's thing/stuff class
-    counts equal the dataset's (read from its annotation file).
+    """Check before training/testing that the model's thing/stuff class counts
+    equal the dataset's (read from its annotation file).
 
     A model configured for COCO's 80 + 53 classes trained on a custom set
     would otherwise run and score PQ = 0; the error names the config keys

@@ -15,10 +15,10 @@ class FiniteLossHook(Hook):
     """Stop training at the first NaN/Inf loss, naming the iteration and the
     loss terms that are not finite.
 
-    It runs before ``CheckpointHook`` (higher priority), so the iteration
-    that produced the bad loss never overwrites a checkpoint: the last one
-    saved stays the one to resume from. mmdet's ``CheckInvalidLossHook``
-    only asserts on the total every ``interval`` iterations.
+    It runs before ``CheckpointHook`` (higher priority), so the iteration that
+    produced the bad loss never overwrites a checkpoint: the last one saved
+    stays the one to resume from. mmdet's ``CheckInvalidLossHook`` only asserts
+    on the total every ``interval`` iterations.
     """
 
     priority = 'ABOVE_NORMAL'

@@ -1,5 +1,5 @@
-"""Model randomness as a function of (seed, iteration), so that a resumed
-run draws exactly what an uninterrupted one would.
+"""Model randomness as a function of (seed, iteration), so that a resumed run
+draws exactly what an uninterrupted one would.
 
 What a Panoptic FPN draws at random while training is torch's: the RPN and
 RoI samplers (``torch.randperm``), dropout if any. MMEngine seeds torch once,
