@@ -13,7 +13,7 @@ from mmdet.datasets import BaseDetDataset
 from mmengine.logging import print_log
 
 from mmpanfpn.registry import DATASETS
-from .panoptic_format import check_categories, load_json, require_keys
+from .coco_panoptic_json import read_panoptic_json
 
 
 def build_label_space(categories: List[dict], metainfo: Optional[dict],
@@ -108,69 +108,40 @@ class CocoPanopticDataset(BaseDetDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        content = load_json(self.ann_file, 'panoptic annotation file')
-        for key in ('images', 'annotations', 'categories'):
-            require_keys(content, (key, ), self.ann_file)
-        categories = content['categories']
-        cats_by_id = check_categories(categories, self.ann_file)
-
+        ann = read_panoptic_json(
+            self.ann_file,
+            required=('images', 'annotations', 'categories'),
+            image_fields=('id', 'file_name', 'height', 'width'))
+        categories = list(ann.categories.values())
         label_space = build_label_space(categories, self._metainfo,
                                         self.ann_file)
         self._metainfo.update(label_space)
         if self._metainfo.get('palette') is None:
             self._metainfo['palette'] = [
-                tuple(cats_by_id[c].get('color', _default_color(i)))
+                tuple(ann.categories[c].get('color', _default_color(i)))
                 for i, c in enumerate(label_space['label2cat'])
             ]
         cat2label = {c: i for i, c in enumerate(label_space['label2cat'])}
-
-        images = {}
-        for i, img in enumerate(content['images']):
-            require_keys(img, ('id', 'file_name', 'height', 'width'),
-                         f'{self.ann_file}: images[{i}]')
-            if img['id'] in images:
-                raise ValueError(f'{self.ann_file}: images[{i}] repeats '
-                                 f'image id {img["id"]}')
-            images[img['id']] = img
-
-        data_list = []
-        seen = set()
-        for i, ann in enumerate(content['annotations']):
-            where = f'{self.ann_file}: annotations[{i}]'
-            require_keys(ann, ('image_id', 'file_name', 'segments_info'),
-                         where)
-            img = images.get(ann['image_id'])
-            if img is None:
-                raise ValueError(f'{where}: image_id {ann["image_id"]} is not '
-                                 'in "images"')
-            if ann['image_id'] in seen:
-                raise ValueError(f'{where}: second annotation for image_id '
-                                 f'{ann["image_id"]}')
-            seen.add(ann['image_id'])
-            data_list.append(
-                self._parse(img, ann, where, cats_by_id, cat2label))
+        # the annotations keep the file's order: i indexes "annotations"
+        data_list = [
+            self._parse(ann.images[image_id], annotation,
+                        f'{self.ann_file}: annotations[{i}]', ann.categories,
+                        cat2label)
+            for i, (image_id,
+                    annotation) in enumerate(ann.annotations.items())
+        ]
         if not data_list:
             raise ValueError(f'{self.ann_file}: no annotated images')
         return data_list
 
     def _parse(self, img: dict, ann: dict, where: str,
-               cats_by_id: Dict[int, dict], cat2label: Dict[int, int]) -> dict:
+               categories: Dict[int, dict], cat2label: Dict[int, int]) -> dict:
         instances, segments_info = [], []
-        seg_ids = set()
         for j, seg in enumerate(ann['segments_info']):
-            seg_where = f'{where}.segments_info[{j}]'
-            require_keys(seg, ('id', 'category_id'), seg_where)
-            if seg['id'] in seg_ids:
-                raise ValueError(f'{seg_where}: repeats segment id '
-                                 f'{seg["id"]}')
-            seg_ids.add(seg['id'])
             category_id = seg['category_id']
-            if category_id not in cats_by_id:
-                raise ValueError(f'{seg_where}: category_id {category_id} is '
-                                 'not in "categories"')
             label = cat2label[category_id]
             iscrowd = bool(seg.get('iscrowd', 0))
-            is_thing = bool(cats_by_id[category_id]['isthing'])
+            is_thing = bool(categories[category_id]['isthing'])
             segments_info.append(
                 dict(
                     id=seg['id'],
@@ -181,8 +152,8 @@ class CocoPanopticDataset(BaseDetDataset):
             if is_thing and not iscrowd:
                 bbox = seg.get('bbox')
                 if bbox is None or len(bbox) != 4:
-                    raise ValueError(f'{seg_where}: thing segment needs a '
-                                     '"bbox" [x, y, w, h]')
+                    raise ValueError(f'{where}.segments_info[{j}]: thing '
+                                     'segment needs a "bbox" [x, y, w, h]')
                 x, y, w, h = bbox
                 if w < 1 or h < 1:
                     continue  # degenerate box, as mmdet skips it

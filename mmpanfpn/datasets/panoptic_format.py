@@ -1,12 +1,8 @@
-"""The COCO panoptic format: RGB-encoded segment ids and annotation files.
+"""The COCO panoptic format: RGB-encoded segment ids in PNG files.
 
 A panoptic PNG stores each pixel's segment id as ``id = R + 256 G + 256^2 B``;
 id 0 is void. This module replaces what ``panopticapi.utils`` provides.
 """
-import json
-import os.path as osp
-from typing import Dict, List, Tuple
-
 import cv2
 import numpy as np
 from mmengine.fileio import get
@@ -73,52 +69,3 @@ def read_panoptic_png(path: str,
     if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
         return _bgr2id(img).astype(dtype, copy=False)
     return rgb2id(img[..., ::-1]).astype(dtype, copy=False)
-
-
-def load_json(path: str, what: str = 'annotation file') -> dict:
-    """Load a JSON object, with errors that name the file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: {what} not found')
-    try:
-        with open(path, 'r', encoding='utf-8') as f:
-            content = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f'{path}: {what} is not valid JSON ({err})') from None
-    if not isinstance(content, dict):
-        raise ValueError(f'{path}: {what} must hold a JSON object, '
-                         f'got {type(content).__name__}')
-    return content
-
-
-def require_keys(record: dict, keys: Tuple[str, ...], where: str) -> None:
-    """Raise ``ValueError`` naming ``where`` and the first missing key."""
-    if not isinstance(record, dict):
-        raise ValueError(f'{where}: expected an object, got '
-                         f'{type(record).__name__}')
-    for key in keys:
-        if key not in record:
-            raise ValueError(f'{where}: missing field "{key}"')
-
-
-def check_categories(categories: List[dict], path: str) -> Dict[int, dict]:
-    """Validate a ``categories`` list; return ``{category_id: category}``."""
-    if not isinstance(categories, list) or not categories:
-        raise ValueError(f'{path}: field "categories" must be a non-empty '
-                         'list')
-    by_id: Dict[int, dict] = {}
-    names = set()
-    for i, cat in enumerate(categories):
-        require_keys(cat, ('id', 'name', 'isthing'),
-                     f'{path}: categories[{i}]')
-        if cat['id'] in by_id:
-            raise ValueError(f'{path}: categories[{i}] repeats category id '
-                             f'{cat["id"]}')
-        if cat['name'] in names:
-            raise ValueError(f'{path}: categories[{i}] repeats category name '
-                             f'"{cat["name"]}"')
-        if cat['isthing'] not in (0, 1, True, False):
-            raise ValueError(f'{path}: categories[{i}] field "isthing" must '
-                             f'be 0 or 1, got {cat["isthing"]!r}')
-        by_id[cat['id']] = cat
-        names.add(cat['name'])
-    return by_id

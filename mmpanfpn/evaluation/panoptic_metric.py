@@ -35,9 +35,10 @@ from mmengine.structures import BaseDataElement
 from mmseg.evaluation.metrics import IoUMetric
 from prettytable import PrettyTable
 
-from mmpanfpn.datasets.panoptic_format import (VOID_ID, check_categories,
-                                               id2rgb, load_json,
-                                               read_panoptic_png, require_keys)
+from mmpanfpn.datasets.coco_panoptic_json import (check_panoptic_json,
+                                                   load_json)
+from mmpanfpn.datasets.panoptic_format import (VOID_ID, id2rgb,
+                                               read_panoptic_png)
 from mmpanfpn.registry import METRICS
 from .pq import (PQStat, SegmentsError, area_mismatches, mismatched_areas,
                  percent_metrics, pq_single_and_areas)
@@ -170,28 +171,11 @@ class CocoPanopticMetric(BaseMetric):
     def _load_panoptic_gt(self, ann_file: str) -> None:
         with get_local_path(ann_file, backend_args=self.backend_args) as path:
             content = load_json(path, 'ground-truth panoptic JSON')
-        categories = content.get('categories')
-        cats_by_id = check_categories(categories, ann_file)
-        self._file_categories = categories
-        if 'annotations' not in content:
-            return  # an image-info file (test-dev): enough for format_only
-        self._gt_by_image = {}
-        for i, ann in enumerate(content['annotations']):
-            where = f'{ann_file}: annotations[{i}]'
-            require_keys(ann, ('image_id', 'file_name', 'segments_info'),
-                         where)
-            for seg in ann['segments_info']:
-                require_keys(seg, ('id', 'category_id'),
-                             f'{where} (image_id {ann["image_id"]!r})')
-                if seg['category_id'] not in cats_by_id:
-                    raise ValueError(
-                        f'{ann_file}: image_id {ann["image_id"]!r}, segment '
-                        f'{seg["id"]}: unknown category_id '
-                        f'{seg["category_id"]}')
-            if ann['image_id'] in self._gt_by_image:
-                raise ValueError(f'{where}: second annotation for image_id '
-                                 f'{ann["image_id"]!r}')
-            self._gt_by_image[ann['image_id']] = ann
+        # an image-info file (test-dev) has no annotations: enough for
+        # format_only
+        gt = check_panoptic_json(content, ann_file, required=('categories', ))
+        self._file_categories = list(gt.categories.values())
+        self._gt_by_image = gt.annotations
 
     def _ap_metrics(self) -> List[str]:
         return [m for m in self.metrics if m in ('bbox', 'segm')]

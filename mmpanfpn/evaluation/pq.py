@@ -508,29 +508,6 @@ def _evaluate_pair(pair: Tuple[dict, dict], gt_dir: str, pred_dir: str,
     return evaluate_image_files(pair[0], pair[1], gt_dir, pred_dir, categories)
 
 
-def _annotations_by_image(content: dict, path: str) -> Dict[object, dict]:
-    """``{image_id: annotation}`` of a COCO panoptic JSON, validated."""
-    from mmpanfpn.datasets.panoptic_format import require_keys
-
-    annotations = content.get('annotations')
-    if not isinstance(annotations, list):
-        raise ValueError(f'{path}: field "annotations" must be a list')
-    by_image = {}
-    for i, ann in enumerate(annotations):
-        where = f'{path}: annotations[{i}]'
-        require_keys(ann, ('image_id', 'file_name', 'segments_info'), where)
-        if not isinstance(ann['segments_info'], list):
-            raise ValueError(f'{where}: field "segments_info" must be a list')
-        for k, seg in enumerate(ann['segments_info']):
-            require_keys(seg, ('id', 'category_id'),
-                         f'{where}.segments_info[{k}]')
-        if ann['image_id'] in by_image:
-            raise ValueError(f'{where}: image_id {ann["image_id"]!r} has '
-                             'more than one annotation')
-        by_image[ann['image_id']] = ann
-    return by_image
-
-
 def default_nproc() -> int:
     return min(os.cpu_count() or 1, 8)
 
@@ -558,13 +535,16 @@ def evaluate_panoptic_files(gt_json: str,
     Raises:
         ValueError / FileNotFoundError, naming the file at fault.
     """
-    from mmpanfpn.datasets.panoptic_format import check_categories, load_json
+    from mmpanfpn.datasets.coco_panoptic_json import read_panoptic_json
 
-    gt_content = load_json(gt_json, 'ground-truth panoptic JSON')
-    pred_content = load_json(pred_json, 'prediction panoptic JSON')
-    categories = check_categories(gt_content.get('categories'), gt_json)
-    gt_by_image = _annotations_by_image(gt_content, gt_json)
-    pred_by_image = _annotations_by_image(pred_content, pred_json)
+    gt = read_panoptic_json(
+        gt_json,
+        'ground-truth panoptic JSON',
+        required=('annotations', 'categories'))
+    # the prediction's categories are checked against the GT's, per image
+    pred = read_panoptic_json(pred_json, 'prediction panoptic JSON')
+    categories, gt_by_image, pred_by_image = (gt.categories, gt.annotations,
+                                              pred.annotations)
     for image_id in pred_by_image:
         if image_id not in gt_by_image:
             raise ValueError(f'{pred_json}: prediction for image_id '
