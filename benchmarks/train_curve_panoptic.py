@@ -1,13 +1,19 @@
-"""Learning curve of the tiny Panoptic FPN on the synthetic set (CPU).
+"""Learning curve of a tiny panoptic model on the synthetic set (CPU).
 
-Trains ``configs/panoptic_fpn/panoptic-fpn_tiny_synthetic.py`` with
+Trains ``--config`` (default
+``configs/panoptic_fpn/panoptic-fpn_tiny_synthetic.py``; e.g.
+``configs/panoptic_fcn/panoptic-fcn_tiny_synthetic.py``) with
 ``tools/train.py``, evaluating every ``--val-interval`` iterations, and
 prints one row per evaluation: iteration, training seconds so far (from
 the logged iteration times), PQ / PQ_th / PQ_st, segm AP and mIoU. The
 figures in README come from this script.
 
-    python benchmarks/train_curve_panoptic.py [--data data/synthetic]
-        [--work-dir work_dirs/curve] [--max-iters 300] [--val-interval 50]
+    python benchmarks/train_curve_panoptic.py [--config CONFIG]
+        [--data data/synthetic] [--work-dir work_dirs/curve]
+        [--max-iters 300] [--val-interval 50]
+
+``--max-iters`` overrides only the loop's length, not the config's
+learning-rate schedule; leave it out to train the config as it is.
 """
 import argparse
 import glob
@@ -25,9 +31,14 @@ CONFIG = osp.join(ROOT, 'configs', 'panoptic_fpn',
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', default=CONFIG)
     parser.add_argument('--data', default='data/synthetic')
     parser.add_argument('--work-dir', default='work_dirs/curve')
-    parser.add_argument('--max-iters', type=int, default=300)
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        default=None,
+        help='default: the config\'s train_cfg.max_iters')
     parser.add_argument('--val-interval', type=int, default=50)
     parser.add_argument(
         '--no-train',
@@ -35,6 +46,9 @@ def main():
         help='only print the table of the last run in '
         '--work-dir (same --max-iters / --val-interval)')
     args = parser.parse_args()
+    if args.max_iters is None:
+        from mmengine.config import Config
+        args.max_iters = Config.fromfile(args.config).train_cfg.max_iters
 
     total = float('nan') if args.no_train else train(args)
     report(args, total)
@@ -52,7 +66,7 @@ def train(args) -> float:
     subprocess.run([
         sys.executable,
         osp.join(ROOT, 'tools', 'train.py'),
-        CONFIG,
+        args.config,
         '--work-dir',
         args.work_dir,
         '--cfg-options',
@@ -93,7 +107,8 @@ def report(args, total: float) -> None:
                     train_s=train_s + last_time * (step - logged)))
     wall = '' if total != total else f', {total:.0f} s wall in all ' \
         '(training + evaluations)'
-    print(f'\ntiny Panoptic FPN, {args.max_iters} iterations{wall}')
+    name = osp.splitext(osp.basename(args.config))[0]
+    print(f'\n{name}, {args.max_iters} iterations{wall}')
     print('iter | train s |     PQ |  PQ_th |  PQ_st | segm mAP |   mIoU')
     for r in rows:
         print(f"{r['step']:4d} | {r['train_s']:7.0f} | "

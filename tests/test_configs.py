@@ -1,4 +1,5 @@
-"""Every Panoptic FPN config builds its model; the backbone swaps run."""
+"""Every Panoptic FPN and Panoptic FCN config builds its model; the backbone
+swaps run, and every Panoptic FCN config runs a forward pass."""
 import copy
 import functools
 import glob
@@ -8,13 +9,16 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmpanfpn.models import PanopticFPN
+from mmpanfpn.models import PanopticFCN, PanopticFPN
 from mmpanfpn.registry import MODELS
 
-CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'panoptic_fpn')
+ROOT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
+CONFIG_DIR = osp.join(ROOT, 'panoptic_fpn')
 CONFIGS = sorted(
     osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
+FCN_DIR = osp.join(ROOT, 'panoptic_fcn')
+FCN_CONFIGS = sorted(
+    osp.basename(p) for p in glob.glob(osp.join(FCN_DIR, '*.py')))
 # configs whose forward pass is checked
 FORWARD = [
     'panoptic-fpn_r50_fpn_1x_coco.py',
@@ -27,7 +31,8 @@ CLASSES = {'coco': (80, 53), 'cityscapes': (8, 11), 'ade20k': (100, 50)}
 
 @functools.lru_cache(maxsize=None)
 def _parse(name: str) -> Config:
-    return Config.fromfile(osp.join(CONFIG_DIR, name))
+    folder = FCN_DIR if name.startswith('panoptic-fcn') else CONFIG_DIR
+    return Config.fromfile(osp.join(folder, name))
 
 
 def load(name: str) -> Config:
@@ -83,7 +88,68 @@ def test_backbone_swap_runs_forward(name):
     assert seg_logits.shape == (1, 54, 32, 32)
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+def test_the_fcn_zoo_is_there():
+    for name in ('r50_fpn_1x_coco', 'r50_fpn_ms-3x_coco',
+                 'r50_fpn_400-ms-3x_coco', 'r50_fpn_512-ms-3x_coco',
+                 'r50_fpn_600-ms-3x_coco', 'r50_fpn_no-dcn_1x_coco',
+                 'r101_fpn_1x_coco', 'r50_fpn_cityscapes', 'tiny_synthetic'):
+        assert f'panoptic-fcn_{name}.py' in FCN_CONFIGS
+    assert 'panoptic-fcn-star_r50_fpn_ms-3x_coco.py' in FCN_CONFIGS
+
+
+_FCN_BUILT = {}
+
+
+def _fcn_forward(cfg: Config):
+    """Build a Panoptic FCN and run it on a 64x64 image; configs whose models
+    differ only in train_cfg / test_cfg share the (slow) R50 build."""
+    key = repr({
+        k: v
+        for k, v in cfg.model.to_dict().items()
+        if k not in ('train_cfg', 'test_cfg')
+    })
+    if key not in _FCN_BUILT:
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        model.eval()
+        with torch.no_grad():
+            _FCN_BUILT[key] = model, model(
+                torch.rand(1, 3, 64, 64), mode='tensor')
+    return _FCN_BUILT[key]
+
+
+@pytest.mark.parametrize('name', FCN_CONFIGS)
+def test_fcn_config_builds_and_runs_forward(name):
+    from mmpanfpn.models.panoptic_fcn import TEST_DEFAULTS, TRAIN_DEFAULTS
+    cfg = load(name)
+    assert cfg.default_scope == 'mmpanfpn'
+    assert cfg.val_evaluator.type == 'CocoPanopticMetric'
+    assert cfg.get('custom_hooks', []) == []
+    train_cfg, test_cfg = cfg.model.train_cfg, cfg.model.test_cfg
+    assert set(train_cfg) <= set(TRAIN_DEFAULTS)
+    assert set(test_cfg) <= set(TEST_DEFAULTS)
+    model, outputs = _fcn_forward(cfg)
+    assert isinstance(model, PanopticFCN)
+    num_levels = len(model.head_levels)
+    assert len(train_cfg['instance_scales']) == num_levels
+    assert len(test_cfg['center_pool_sizes']) == num_levels
+    for dataset, classes in CLASSES.items():
+        if dataset in name:
+            assert (model.num_things_classes,
+                    model.num_stuff_classes) == classes
+    things, stuff = model.num_things_classes, model.num_stuff_classes
+    centers, regions, kernel_maps, encoded = outputs
+    assert len(centers) == num_levels
+    # the first head level is P3: 64 / 8
+    assert centers[0].shape == (1, things, 8, 8)
+    assert regions[0].shape == (1, stuff + 1, 8, 8)
+    assert kernel_maps[0].shape[1] == model.kernel_head.feat_channels
+    assert encoded.shape == (1, model.encoder.channels, 16, 16)
+    assert model.thing_embed.weight.shape[:2] == (
+        model.encoder.channels, model.kernel_head.feat_channels)
+
+
+@pytest.mark.parametrize('name', CONFIGS + FCN_CONFIGS)
 def test_checkpoint_and_seed_hooks_are_ours(name):
     """The default runtime gives every config the kill-safe checkpoint hook (in
     the mmpanfpn scope, although mmdet's base tags it 'mmdet') and the per-

@@ -1,4 +1,7 @@
 from .fpn_head import FPNHead
+from .panoptic_fcn import PanopticFCN
+from .panoptic_fcn_heads import (PanopticFCNEncoder, PanopticFCNKernelHead,
+                                 PanopticFCNPositionHead)
 from .panoptic_fpn import PanopticFPN
 from .panoptic_fpn_head import PanopticFPNHead
 from .panoptic_fusion_head import (HeuristicFusionHead,
@@ -9,5 +12,6 @@ from .semantic_fpn import SemanticFPN
 __all__ = [
     'SemanticFPN', 'PanopticFPNHead', 'HeuristicFusionHead',
     'combine_semantic_and_instances', 'PanopticFPN', 'FPNHead',
-    'SingleRoIExtractor'
+    'SingleRoIExtractor', 'PanopticFCN', 'PanopticFCNEncoder',
+    'PanopticFCNPositionHead', 'PanopticFCNKernelHead'
 ]

@@ -16,7 +16,8 @@ class PanopticClassCheckHook(Hook):
     def _check(self, runner, dataloader) -> None:
         model = runner.model.module if hasattr(runner.model,
                                                'module') else runner.model
-        head = getattr(model, 'semantic_head', None)
+        # Panoptic FPN: its semantic head; Panoptic FCN: the detector itself
+        head = getattr(model, 'semantic_head', model)
         dataset = getattr(dataloader, 'dataset', None)
         meta = getattr(dataset, 'metainfo', {}) or {}
         if head is None or 'thing_classes' not in meta:
@@ -29,9 +30,10 @@ class PanopticClassCheckHook(Hook):
             if in_model is not None and in_model != in_data:
                 raise ValueError(
                     f'{source} has {in_data} {kind} classes but the model '
-                    f'has num_{kind}_classes={in_model} (set '
-                    f'model.semantic_head, model.panoptic_fusion_head and '
-                    f'the RoI heads\' num_classes to match)')
+                    f'has num_{kind}_classes={in_model} (set the model\'s '
+                    'class counts to match: model.num_*_classes for Panoptic '
+                    'FCN; model.semantic_head, model.panoptic_fusion_head '
+                    'and the RoI heads\' num_classes for Panoptic FPN)')
 
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_dataloader)
