@@ -1,4 +1,4 @@
-"""#7 bad input the other test files do not cover: each case is one clear error
+"""Bad input the other test files do not cover: each case is one clear error
 naming the file and the id, a non-zero exit, and no result written."""
 import json
 import os.path as osp
@@ -36,7 +36,8 @@ def test_eval_cli_refuses_bad_predictions(
         _edit_pred(
             tmp_path, lambda p: p['annotations'][0]['segments_info'].append(
                 dict(p['annotations'][0]['segments_info'][0])))
-        expected = ['000001.png', '[1000]', 'more than once']
+        # the JSON reader finds it, in the file it is in
+        expected = ['pred.json', 'segments_info[2]', 'repeats segment id 1000']
     elif case == 'size_mismatch':
         write_png(tmp_path / 'pred' / '000002.png',
                   np.pad(GT_IDS, ((0, 1), (0, 0)), mode='edge'))

@@ -50,33 +50,30 @@ def test_lists_indexed_by_id_in_file_order(tmp_path):
     assert ann.categories is None and ann.images is None
 
 
-@pytest.mark.parametrize(
-    'change, message',
-    [
-        (lambda c: c.pop('annotations'), 'missing field "annotations"'),
-        (lambda c: c.update(images={}), 'field "images" must be a list'),
-        (lambda c: c['categories'][1].pop('isthing'),
-         r'categories\[1\]: missing field "isthing"'),
-        (lambda c: c['categories'][1].update(id=1),
-         r'categories\[1\] repeats category id 1'),
-        (lambda c: c['categories'][0].update(isthing=2),
-         r'categories\[0\] field "isthing" must be 0 or 1'),
-        (lambda c: c['images'][1].update(id=7),
-         r'images\[1\] repeats image id 7'),
-        (lambda c: c['annotations'][1].update(image_id=99),
-         r'annotations\[1\]: image_id 99 is not in "images"'),
-        (lambda c: c['annotations'][1].update(image_id=7),
-         r'annotations\[1\]: second annotation for image_id 7'),
-        (lambda c: c['annotations'][0].pop('segments_info'),
-         r'annotations\[0\]: missing field "segments_info"'),
-        (lambda c: c['annotations'][0]['segments_info'][1].pop('id'),
-         r'annotations\[0\].segments_info\[1\]: missing field "id"'),
-        (lambda c: c['annotations'][0]['segments_info'][1].update(id=10),
-         r'annotations\[0\].segments_info\[1\]: repeats segment id 10'),
-        (lambda c: c['annotations'][1]['segments_info'][0].update(
-            category_id=5), r'annotations\[1\].segments_info\[0\]: '
-         'category_id 5 is not in "categories"'),
-    ])
+@pytest.mark.parametrize('change, message', [
+    (lambda c: c.pop('annotations'), 'missing field "annotations"'),
+    (lambda c: c.update(images={}), 'field "images" must be a list'),
+    (lambda c: c['categories'][1].pop('isthing'),
+     r'categories\[1\]: missing field "isthing"'),
+    (lambda c: c['categories'][1].update(id=1),
+     r'categories\[1\] repeats category id 1'),
+    (lambda c: c['categories'][0].update(isthing=2),
+     r'categories\[0\] field "isthing" must be 0 or 1'),
+    (lambda c: c['images'][1].update(id=7), r'images\[1\] repeats image id 7'),
+    (lambda c: c['annotations'][1].update(image_id=99),
+     r'annotations\[1\]: image_id 99 is not in "images"'),
+    (lambda c: c['annotations'][1].update(image_id=7),
+     r'annotations\[1\]: second annotation for image_id 7'),
+    (lambda c: c['annotations'][0].pop('segments_info'),
+     r'annotations\[0\]: missing field "segments_info"'),
+    (lambda c: c['annotations'][0]['segments_info'][1].pop('id'),
+     r'annotations\[0\].segments_info\[1\]: missing field "id"'),
+    (lambda c: c['annotations'][0]['segments_info'][1].update(id=10),
+     r'annotations\[0\].segments_info\[1\]: repeats segment id 10'),
+    (lambda c: c['annotations'][1]['segments_info'][0].update(category_id=5),
+     r'annotations\[1\].segments_info\[0\]: '
+     'category_id 5 is not in "categories"'),
+])
 def test_errors_name_the_file_and_the_field(tmp_path, change, message):
     content = copy.deepcopy(CONTENT)
     change(content)

@@ -127,8 +127,7 @@ class CocoPanopticDataset(BaseDetDataset):
             self._parse(ann.images[image_id], annotation,
                         f'{self.ann_file}: annotations[{i}]', ann.categories,
                         cat2label)
-            for i, (image_id,
-                    annotation) in enumerate(ann.annotations.items())
+            for i, (image_id, annotation) in enumerate(ann.annotations.items())
         ]
         if not data_list:
             raise ValueError(f'{self.ann_file}: no annotated images')

@@ -109,7 +109,7 @@ def check_categories(categories: list, path: str) -> Dict[int, dict]:
 
 
 def check_images(images: list, path: str,
-                 fields: Sequence[str] = ('id', )) -> Dict[object, dict]:
+                 fields: Sequence[str]) -> Dict[object, dict]:
     """Validate an ``images`` list; return ``{image_id: image}``."""
     by_id: Dict[object, dict] = {}
     for i, img in enumerate(images):
@@ -139,11 +139,12 @@ def check_segments(segments: list, categories: Optional[Dict[int, dict]],
 
 
 def check_annotations(
-        annotations: list, path: str,
-        categories: Optional[Dict[int, dict]],
+        annotations: list, path: str, categories: Optional[Dict[int, dict]],
         images: Optional[Dict[object, dict]]) -> Dict[object, dict]:
     """Validate an ``annotations`` list; return ``{image_id:
-    annotation}``."""
+
+    annotation}``.
+    """
     by_image: Dict[object, dict] = {}
     for i, ann in enumerate(annotations):
         where = f'{path}: annotations[{i}]'
@@ -160,10 +161,12 @@ def check_annotations(
     return by_image
 
 
-def check_panoptic_json(content: dict,
-                        path: str,
-                        required: Sequence[str] = ('annotations', ),
-                        image_fields: Sequence[str] = ('id', )) -> PanopticJson:
+def check_panoptic_json(
+    content: dict,
+    path: str,
+    required: Sequence[str] = ('annotations', ),
+    image_fields: Sequence[str] = ('id', )
+) -> PanopticJson:
     """Validate the content of a COCO panoptic file (module docstring).
 
     Args:
@@ -180,8 +183,10 @@ def check_panoptic_json(content: dict,
     """
     for key in required:
         require_keys(content, (key, ), path)
-    present = {key: _require_list(content, key, path)
-               for key in LISTS if key in content}
+    present = {
+        key: _require_list(content, key, path)
+        for key in LISTS if key in content
+    }
     categories = (
         check_categories(present['categories'], path)
         if 'categories' in present else None)
@@ -195,10 +200,11 @@ def check_panoptic_json(content: dict,
 
 
 def read_panoptic_json(
-        path: str,
-        what: str = 'panoptic annotation file',
-        required: Sequence[str] = ('annotations', ),
-        image_fields: Sequence[str] = ('id', )) -> PanopticJson:
+    path: str,
+    what: str = 'panoptic annotation file',
+    required: Sequence[str] = ('annotations', ),
+    image_fields: Sequence[str] = ('id', )
+) -> PanopticJson:
     """Load and validate a COCO panoptic file (module docstring).
 
     Args:

@@ -35,8 +35,7 @@ from mmengine.structures import BaseDataElement
 from mmseg.evaluation.metrics import IoUMetric
 from prettytable import PrettyTable
 
-from mmpanfpn.datasets.coco_panoptic_json import (check_panoptic_json,
-                                                   load_json)
+from mmpanfpn.datasets.coco_panoptic_json import check_panoptic_json, load_json
 from mmpanfpn.datasets.panoptic_format import (VOID_ID, id2rgb,
                                                read_panoptic_png)
 from mmpanfpn.registry import METRICS
