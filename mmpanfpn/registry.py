@@ -7,15 +7,18 @@ other scopes (``'mmseg.FPNHead'``) are found through the shared mmengine root.
 From other scopes, ``'mmpanfpn.FPNHead'`` finds ours: each registry is also
 listed among the root registry's children (see :func:`_child`).
 """
+# The list of registries follows mmdet/registry.py
+# (https://github.com/open-mmlab/mmdetection, Apache-2.0, Copyright (c)
+# OpenMMLab).
 from mmdet import registry as mmdet_registry
 from mmengine.registry import Registry
 
 _SCOPE = 'mmpanfpn'
 
 
-def _child(parent: Registry, location: str) -> Registry:
+def _child(parent: Registry, *locations: str) -> Registry:
     registry = Registry(
-        parent.name, parent=parent, scope=_SCOPE, locations=[location])
+        parent.name, parent=parent, scope=_SCOPE, locations=list(locations))
     # MMEngine resolves a 'scope.Name' key from another scope through the
     # root registry's direct children only; ours hang under mmdet's, so
     # without this an mmseg config's type='mmpanfpn.FPNHead' is not found.
@@ -30,9 +33,13 @@ RUNNER_CONSTRUCTORS = _child(mmdet_registry.RUNNER_CONSTRUCTORS,
                              'mmpanfpn.engine')
 LOOPS = _child(mmdet_registry.LOOPS, 'mmpanfpn.engine')
 HOOKS = _child(mmdet_registry.HOOKS, 'mmpanfpn.engine')
-DATASETS = _child(mmdet_registry.DATASETS, 'mmpanfpn.datasets')
-DATA_SAMPLERS = _child(mmdet_registry.DATA_SAMPLERS, 'mmpanfpn.datasets')
-TRANSFORMS = _child(mmdet_registry.TRANSFORMS, 'mmpanfpn.datasets')
+# the packages of the datasets and the metric import their torch / mmdet
+# modules on first use; the registries name those modules
+_DATASET_MODULES = ('mmpanfpn.datasets.coco_panoptic',
+                    'mmpanfpn.datasets.transforms')
+DATASETS = _child(mmdet_registry.DATASETS, *_DATASET_MODULES)
+DATA_SAMPLERS = _child(mmdet_registry.DATA_SAMPLERS, *_DATASET_MODULES)
+TRANSFORMS = _child(mmdet_registry.TRANSFORMS, *_DATASET_MODULES)
 MODELS = _child(mmdet_registry.MODELS, 'mmpanfpn.models')
 MODEL_WRAPPERS = _child(mmdet_registry.MODEL_WRAPPERS, 'mmpanfpn.models')
 WEIGHT_INITIALIZERS = _child(mmdet_registry.WEIGHT_INITIALIZERS,
@@ -42,8 +49,8 @@ OPTIM_WRAPPERS = _child(mmdet_registry.OPTIM_WRAPPERS, 'mmpanfpn.engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _child(mmdet_registry.OPTIM_WRAPPER_CONSTRUCTORS,
                                     'mmpanfpn.engine')
 PARAM_SCHEDULERS = _child(mmdet_registry.PARAM_SCHEDULERS, 'mmpanfpn.engine')
-METRICS = _child(mmdet_registry.METRICS, 'mmpanfpn.evaluation')
-EVALUATOR = _child(mmdet_registry.EVALUATOR, 'mmpanfpn.evaluation')
+METRICS = _child(mmdet_registry.METRICS, 'mmpanfpn.evaluation.metrics')
+EVALUATOR = _child(mmdet_registry.EVALUATOR, 'mmpanfpn.evaluation.metrics')
 TASK_UTILS = _child(mmdet_registry.TASK_UTILS, 'mmpanfpn.models')
 VISUALIZERS = _child(mmdet_registry.VISUALIZERS, 'mmpanfpn.visualization')
 VISBACKENDS = _child(mmdet_registry.VISBACKENDS, 'mmpanfpn.visualization')

@@ -1,21 +1,16 @@
-"""tools/analysis_tools/benchmark_eval.py: its pieces on 2 tiny images give
-the same PQ as mmdet's copy of panopticapi (the timings are not checked)."""
-import importlib.util
-import os.path as osp
+"""benchmarks/bench_eval.py: its pieces on 2 tiny images give the same PQ as
+mmdet's copy of panopticapi (the timings are not checked)."""
 import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_eval.py')
+from mmpanfpn.testing import load_tool
+from mmpanfpn.testing import panopticapi_reference as standin
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('benchmark_eval', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmarks/bench_eval.py')
 
 
 @pytest.fixture
@@ -25,7 +20,7 @@ def dataset(bench, tmp_path):
 
 
 def test_offline_pq_agrees_with_the_reference(bench, dataset):
-    with bench.panopticapi_standin():
+    with standin.panopticapi_standin():
         reference = bench.reference_offline(dataset,
                                             bench.load_annotation_set(dataset))
     ours = bench.ours_offline(dataset)
@@ -39,14 +34,14 @@ def test_offline_pq_agrees_with_the_reference(bench, dataset):
 
 def test_online_metrics_agree_with_the_reference(bench, dataset):
     num_images = len(dataset.image_ids)
-    with bench.panopticapi_standin():
+    with standin.panopticapi_standin():
         reference = bench.reference_offline(dataset,
                                             bench.load_annotation_set(dataset))
         mmdet_metric = bench.make_mmdet_metric(dataset)
         bench.time_online(mmdet_metric,
                           lambda i: bench.mmdet_sample(dataset, i), num_images)
         mmdet_stat = bench.mmdet_online_stat(mmdet_metric)
-    assert bench.disagreements(reference, bench.standin_as_ours(mmdet_stat),
+    assert bench.disagreements(reference, standin.standin_as_ours(mmdet_stat),
                                dataset.categories) == []
     for metrics, full in (('pq', False), (['pq', 'bbox', 'segm',
                                            'miou'], True)):
@@ -59,7 +54,7 @@ def test_online_metrics_agree_with_the_reference(bench, dataset):
 
 
 def test_run_benchmark_and_report(bench, dataset):
-    with bench.panopticapi_standin():
+    with standin.panopticapi_standin():
         result = bench.run_benchmark(
             dataset, rounds=1, num_dets=4, log=lambda line: None)
     assert set(result['times']) == set(bench.METHODS)
@@ -74,9 +69,9 @@ def test_standin_is_removed_afterwards(bench):
     from mmdet.evaluation.metrics import coco_panoptic_metric
     before = (panoptic_utils.PQStat, coco_panoptic_metric.panopticapi,
               'panopticapi' in sys.modules)
-    with bench.panopticapi_standin():
+    with standin.panopticapi_standin():
         assert sys.modules['panopticapi.evaluation'].PQStat is \
-            bench.StandinPQStat
-        assert panoptic_utils.PQStat is bench.StandinPQStat
+            standin.StandinPQStat
+        assert panoptic_utils.PQStat is standin.StandinPQStat
     assert (panoptic_utils.PQStat, coco_panoptic_metric.panopticapi,
             'panopticapi' in sys.modules) == before

@@ -1,6 +1,6 @@
-"""tools/analysis_tools/benchmark.py runs end to end on the tiny config against
-mmdet's PanopticFPN (mirrored sizes, same weights and input): the stage table,
-peak memory, a training step and the output identity check.
+"""benchmarks/bench_model.py runs end to end on the tiny config against mmdet's
+PanopticFPN (mirrored sizes, same weights and input): the stage table, peak
+memory, a training step and the output identity check.
 
 Timings are not asserted (a noisy machine); the identity is.
 """
@@ -14,7 +14,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def test_benchmark_vs_mmdet_on_the_tiny_config():
     proc = subprocess.run([
         sys.executable,
-        osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark.py'),
+        osp.join(ROOT, 'benchmarks', 'bench_model.py'),
         osp.join(ROOT, 'configs', 'panoptic_fpn',
                  'panoptic-fpn_tiny_synthetic.py'), '--vs-mmdet',
         '--mmdet-config', 'mirror', '--shape', '96', '128', '--num-images',

@@ -11,6 +11,7 @@ from mmengine.config import Config
 
 from mmpanfpn.datasets import id2rgb
 from mmpanfpn.registry import DATASETS
+from mmpanfpn.testing import load_tool
 
 CONFIG_DIR = osp.join(
     osp.dirname(__file__), '..', 'configs', '_base_', 'datasets')
@@ -115,14 +116,7 @@ def test_cityscapes_layout(tmp_path, split):
 
 
 def test_cityscapes_converter_prefixes_city(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'conv',
-        osp.join(
-            osp.dirname(__file__), '..', 'tools', 'dataset_converters',
-            'cityscapes_panoptic.py'))
-    conv = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conv)
+    conv = load_tool('tools/dataset_converters/cityscapes_panoptic.py')
     path = tmp_path / 'x.json'
     path.write_text(
         json.dumps(
@@ -157,14 +151,7 @@ def test_coco_layout(tmp_path):
 
 def test_panoptic_to_semantic_converter(synthetic_root, tmp_path):
     """Labels follow the dataset's label space (things first)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'p2s',
-        osp.join(
-            osp.dirname(__file__), '..', 'tools', 'dataset_converters',
-            'panoptic2semantic.py'))
-    p2s = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(p2s)
+    p2s = load_tool('tools/dataset_converters/panoptic2semantic.py')
     out = tmp_path / 'sem'
     count = p2s.convert(
         osp.join(synthetic_root, 'annotations', 'panoptic_val.json'),
@@ -187,14 +174,7 @@ def test_panoptic_to_semantic_converter(synthetic_root, tmp_path):
 def test_ade20k_converter_then_load(tmp_path):
     """A 2-image fake ADEChallengeData2016 through the converter, then the base
     config loads it."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'ade',
-        osp.join(
-            osp.dirname(__file__), '..', 'tools', 'dataset_converters',
-            'ade20k_panoptic.py'))
-    ade = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ade)
+    ade = load_tool('tools/dataset_converters/ade20k_panoptic.py')
     cats = ade.ade20k_categories()
     assert len(cats) == 150 and sum(c['isthing'] for c in cats) == 100
     wall, bed = cats[0], cats[7]  # label order: 'wall' 1st, 'bed' 8th

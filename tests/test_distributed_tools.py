@@ -1,4 +1,4 @@
-"""#6: the tools on two ranks (CPU, gloo), ``--show-dir``, progress bars and
+"""The tools on two ranks (CPU, gloo), ``--show-dir``, progress bars and
 a TensorBoard visualizer chosen by config.
 
 One training run of the tiny config with ``torch.distributed.run`` (2
@@ -8,7 +8,6 @@ pictures the show-dir test checks) and on two ranks, and the metrics must be
 the same numbers exactly.
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -21,6 +20,8 @@ import mmcv
 import numpy as np
 import pytest
 import torch
+
+from mmpanfpn.testing import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(ROOT, 'configs', 'panoptic_fpn',
@@ -333,15 +334,6 @@ def test_cpu_distributed_config(monkeypatch):
     assert not tool_config.init_cpu_distributed(cfg)
 
 
-def load_tool(*parts):
-    path = osp.join(ROOT, 'tools', *parts)
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(parts[-1])[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_offline_loops_show_mmengine_progress_bars(synthetic_root, tmp_path,
                                                    monkeypatch):
     """Dataset generation, conversion and offline PQ evaluation advance an
@@ -351,7 +343,7 @@ def test_offline_loops_show_mmengine_progress_bars(synthetic_root, tmp_path,
     import mmengine.utils
 
     from mmpanfpn.datasets.synthetic import make_synthetic_panoptic
-    from mmpanfpn.evaluation.pq import evaluate_panoptic_files
+    from mmpanfpn.evaluation import evaluate_panoptic_files
 
     bars = []
 
@@ -375,8 +367,8 @@ def test_offline_loops_show_mmengine_progress_bars(synthetic_root, tmp_path,
 
     ann = osp.join(synthetic_root, 'annotations', 'panoptic_val.json')
     seg = osp.join(synthetic_root, 'annotations', 'panoptic_val')
-    load_tool('dataset_converters',
-              'panoptic2semantic.py').convert(ann, seg, str(tmp_path / 'sem'))
+    load_tool('tools/dataset_converters/panoptic2semantic.py').convert(
+        ann, seg, str(tmp_path / 'sem'))
     assert finished() == [(8, 8)]
 
     for nproc in (1, 2):

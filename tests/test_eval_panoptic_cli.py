@@ -1,5 +1,4 @@
 """tools/eval_panoptic.py on a tiny COCO-panoptic folder checked by hand."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from mmpanfpn.datasets.panoptic_format import id2rgb
+from mmpanfpn.testing import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'eval_panoptic.py')
@@ -166,10 +166,7 @@ def run_cli_here(args, monkeypatch) -> int:
 @pytest.fixture(scope='module')
 def tool():
     """The CLI module, to call ``main(argv)`` in this process."""
-    spec = importlib.util.spec_from_file_location('eval_panoptic', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/eval_panoptic.py')
 
 
 def test_cli_matches_hand_computed_values(tmp_path, monkeypatch, capsys):
@@ -217,6 +214,37 @@ def test_cli_matches_hand_computed_values(tmp_path, monkeypatch, capsys):
         'FN': 0
     }
     assert metrics['num_area_mismatches'] == 0
+
+
+# what the offline evaluator must run without: numpy and OpenCV suffice
+NOT_NEEDED = ('torch', 'torchvision', 'mmengine', 'mmcv', 'mmdet', 'mmseg',
+              'pycocotools', 'prettytable')
+
+
+def test_cli_runs_with_numpy_and_opencv_only(tmp_path):
+    """The PQ core and the CLI, with torch and the OpenMMLab stack made
+    unimportable (``sys.modules[name] = None`` makes ``import name`` fail)."""
+    args = write_dataset(tmp_path) + ['--out', str(tmp_path / 'pq.json')]
+    code = '\n'.join([
+        'import runpy, sys',
+        f'sys.modules.update(dict.fromkeys({NOT_NEEDED!r}))',
+        'import mmpanfpn.evaluation.functional.pq',
+        f'sys.argv = [{TOOL!r}] + {args!r}',
+        f'runpy.run_path({TOOL!r}, run_name="__main__")',
+    ])
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / 'pq.json').read_text())
+    for key, value in EXPECTED.items():
+        assert metrics[key] == pytest.approx(value), key
 
 
 def test_cli_error_exits_1_naming_the_file(tmp_path, monkeypatch, capsys):

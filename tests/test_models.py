@@ -13,8 +13,9 @@ from mmengine.structures import InstanceData, PixelData
 
 from mmpanfpn.datasets import build_label_space
 from mmpanfpn.models import (HeuristicFusionHead, PanopticFPN, PanopticFPNHead,
-                             SemanticFPN, combine_semantic_and_instances)
+                             SemanticFPNCore, combine_semantic_and_instances)
 from mmpanfpn.registry import MODELS
+from mmpanfpn.testing import shrink_panoptic_fpn
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE_MODEL = osp.join(REPO, 'configs', '_base_', 'models',
@@ -37,12 +38,24 @@ def pyramid(height, width, channels=8, levels=5, batch=2):
 # ---------------------------------------------------------------- core
 
 
+def test_core_is_registered_under_both_names():
+    assert MODELS.get('SemanticFPNCore') is SemanticFPNCore
+    assert MODELS.get('SemanticFPN') is SemanticFPNCore
+    core = MODELS.build(
+        dict(
+            type='SemanticFPN',
+            in_channels=8,
+            channels=16,
+            norm_cfg=dict(type='GN', num_groups=4)))
+    assert isinstance(core, SemanticFPNCore)
+
+
 @pytest.mark.parametrize('start_level,end_level', [(0, 4), (0, 1), (0, 3),
                                                    (1, 4)])
 @pytest.mark.parametrize('size', [(64, 64), (64, 96), (100, 75), (33, 47)])
 def test_semantic_fpn_output_is_at_level0_scale(start_level, end_level, size):
     feats = pyramid(*size)
-    core = SemanticFPN(
+    core = SemanticFPNCore(
         in_channels=8,
         channels=16,
         start_level=start_level,
@@ -61,14 +74,14 @@ def test_semantic_fpn_output_is_at_level0_scale(start_level, end_level, size):
 
 def test_semantic_fpn_is_the_sum_of_the_level_branches():
     feats = pyramid(64, 64)
-    core = SemanticFPN(
+    core = SemanticFPNCore(
         in_channels=8, channels=8, norm_cfg=dict(type='GN', num_groups=4))
     branches = [core.conv_upsample_layers[i](feats[i]) for i in range(4)]
     torch.testing.assert_close(core(feats), sum(branches))
 
 
 def test_semantic_fpn_stages_and_parameter_names():
-    core = SemanticFPN(
+    core = SemanticFPNCore(
         in_channels=[8, 16, 32, 64],
         channels=16,
         norm_cfg=dict(type='GN', num_groups=4))
@@ -92,10 +105,10 @@ def test_semantic_fpn_stages_and_parameter_names():
 
 def test_semantic_fpn_rejects_bad_levels():
     with pytest.raises(ValueError):
-        SemanticFPN(in_channels=8, start_level=2, end_level=2)
+        SemanticFPNCore(in_channels=8, start_level=2, end_level=2)
     with pytest.raises(ValueError):
-        SemanticFPN(in_channels=[8, 8], start_level=0, end_level=4)
-    core = SemanticFPN(
+        SemanticFPNCore(in_channels=[8, 8], start_level=0, end_level=4)
+    core = SemanticFPNCore(
         in_channels=8,
         channels=8,
         end_level=4,
@@ -237,7 +250,7 @@ def test_semantic_predict_crops_padding_and_resizes():
     rescaled = head.predict(feats, metas, rescale=True)
     assert [p.shape for p in rescaled] == [(3, 64, 48), (3, 20, 32)]
     torch.testing.assert_close(rescaled[1], padded[1][:, :20, :32])
-    labels = head.predict_labels(rescaled[0])
+    labels = head.labels_from_logits(rescaled[0])
     assert labels.dtype == torch.int64
     assert set(labels.unique().tolist()) <= {2, 3, VOID}
 
@@ -368,29 +381,10 @@ NUM_THINGS, NUM_STUFF = 3, 3
 
 def tiny_model_cfg():
     """The base config shrunk: ResNet-18, 32-channel FPN, small samplers."""
-    model = Config.fromfile(BASE_MODEL).model
-    model.backbone.update(depth=18, init_cfg=None)
-    model.neck.update(in_channels=[64, 128, 256, 512], out_channels=32)
-    model.rpn_head.update(in_channels=32, feat_channels=32)
-    model.rpn_head.anchor_generator.update(scales=[4])
-    roi = model.roi_head
-    roi.bbox_roi_extractor.out_channels = 32
-    roi.mask_roi_extractor.out_channels = 32
-    roi.bbox_head.update(
-        in_channels=32, fc_out_channels=64, num_classes=NUM_THINGS)
-    roi.mask_head.update(
-        in_channels=32,
-        conv_out_channels=32,
-        num_convs=2,
-        num_classes=NUM_THINGS)
-    model.semantic_head.update(
-        in_channels=32,
-        inner_channels=32,
-        num_things_classes=NUM_THINGS,
-        num_stuff_classes=NUM_STUFF,
-        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True))
-    model.panoptic_fusion_head.update(
-        num_things_classes=NUM_THINGS, num_stuff_classes=NUM_STUFF)
+    model = shrink_panoptic_fpn(
+        Config.fromfile(BASE_MODEL).model, 32, NUM_THINGS, NUM_STUFF)
+    model.semantic_head.norm_cfg = dict(
+        type='GN', num_groups=8, requires_grad=True)
     model.train_cfg.rpn.sampler.num = 64
     model.train_cfg.rcnn.sampler.num = 64
     model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)

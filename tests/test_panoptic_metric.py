@@ -24,6 +24,7 @@ import logging
 import os
 import os.path as osp
 import runpy
+import stat
 from pathlib import Path
 
 import cv2
@@ -38,7 +39,7 @@ from mmengine.structures import InstanceData, PixelData
 from mmpanfpn.datasets.panoptic_format import id2rgb, read_panoptic_png
 from mmpanfpn.evaluation import (CocoPanopticMetric, evaluate_panoptic_files,
                                  percent_metrics)
-from mmpanfpn.evaluation.panoptic_metric import semantic_areas
+from mmpanfpn.evaluation.functional import semantic_areas
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PERSON, SKY, CAR, GRASS = 1, 2, 4, 5
@@ -266,7 +267,11 @@ def test_one_wrong_class_segment_exact_values(gt):
         if image_id == 1:
             sem[grid == 'P'] = LABEL[CAR]
         sample.pred_sem_seg = PixelData(sem_seg=torch.from_numpy(sem)[None])
-    metrics = evaluate(samples, ann_file=ann_file, seg_prefix=seg_prefix)
+    metrics = evaluate(
+        samples,
+        ann_file=ann_file,
+        seg_prefix=seg_prefix,
+        miou_label_space='all')
 
     # person: FN 1 (the crowd is neither matched nor missed) -> PQ 0
     # car: TP 2 (IoU 1), FP 1 -> PQ = SQ * RQ = 1 * 2 / 2.5 = 0.8
@@ -291,7 +296,7 @@ def test_one_wrong_class_segment_exact_values(gt):
                 'segm_mAP', 'segm_mAP_50', 'segm_mAP_s'):
         assert metrics[f'coco/{key}'] == 0.5, key
     assert metrics['coco/bbox_mAP_m'] == -1.0  # no medium objects at all
-    # all classes (the head predicts thing labels): person IoU 2/6 (the
+    # all classes (as configured): person IoU 2/6 (the
     # crowd's pixels right, image 1's 4 not), car 14/18, sky 1, grass 1
     assert metrics['sem_seg/mIoU'] == pytest.approx(
         100 * (2 / 6 + 14 / 18 + 1 + 1) / 4)
@@ -324,7 +329,6 @@ def test_semantic_areas_equal_mmseg_intersect_and_union(seed):
     num_stuff = int((~is_thing).sum())
     pred = rng.choice(list(range(7)) + [OTHER], size=(13, 17))
     gt = rng.randint(-1, 7, size=(13, 17))  # -1: ignored
-    areas = semantic_areas(pred, gt, is_thing)
 
     def mmseg(pred_map, gt_map, num_classes):
         return np.stack([
@@ -333,7 +337,8 @@ def test_semantic_areas_equal_mmseg_intersect_and_union(seed):
                 num_classes, -1)
         ]).astype(np.int64)
 
-    assert (areas['all'] == mmseg(pred, gt, 7)).all()
+    all_classes = semantic_areas(pred, gt, is_thing, 'all')
+    assert (all_classes == mmseg(pred, gt, 7)).all()
     # stuff in label order, then 'things' for thing labels and OTHER
     to_reduced = {
         label: k
@@ -341,10 +346,8 @@ def test_semantic_areas_equal_mmseg_intersect_and_union(seed):
     }
     reduce = np.vectorize(lambda v: to_reduced.get(v, num_stuff))
     reduced_gt = np.where(gt >= 0, reduce(np.maximum(gt, 0)), -1)
-    assert (areas['stuff_other'] == mmseg(
+    assert (semantic_areas(pred, gt, is_thing, 'stuff_other') == mmseg(
         reduce(pred), reduced_gt, num_stuff + 1)).all()
-    assert areas['has_thing_labels'] == bool(
-        is_thing[pred[pred != OTHER]].any())
 
 
 def test_metric_subset_and_missing_prediction_fields(gt):
@@ -567,16 +570,9 @@ def test_format_only_round_trip_through_the_offline_evaluator(gt, tmp_path):
 def test_submission_is_accepted_by_the_reference_evaluator(gt, tmp_path):
     """The ``format_only`` submission, evaluated by panopticapi's own per-image
     code (mmdet's verbatim copy, ``pq_compute_single_core``, run with the
-    bookkeeping stand-in of tools/analysis_tools/benchmark_eval.py since
+    bookkeeping stand-in of :mod:`mmpanfpn.testing.panopticapi_reference` since
     panopticapi is not installable), gives our in-memory PQ."""
-    import importlib.util
-
-    from mmdet.evaluation.functional import pq_compute_single_core
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_eval',
-        osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_eval.py'))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from mmpanfpn.testing.panopticapi_reference import reference_pq
 
     ann_file, seg_prefix = gt
     in_memory = evaluate(
@@ -592,10 +588,7 @@ def test_submission_is_accepted_by_the_reference_evaluator(gt, tmp_path):
     by_image = {a['image_id']: a for a in submission['annotations']}
     pairs = [(a, by_image[a['image_id']]) for a in gt_content['annotations']]
     categories = {c['id']: c for c in gt_content['categories']}
-    with bench.panopticapi_standin():
-        reference = pq_compute_single_core(0, pairs, seg_prefix,
-                                           f'{prefix}.panoptic', categories)
-    stat = bench.standin_as_ours(reference)
+    stat = reference_pq(pairs, seg_prefix, f'{prefix}.panoptic', categories)
     offline = percent_metrics(stat.summarize(categories), categories)
     for key, value in offline.items():
         assert in_memory[f'coco_panoptic/{key}'] == pytest.approx(
@@ -613,6 +606,24 @@ def test_outfile_prefix_also_writes_while_evaluating(gt, tmp_path):
     assert metrics['coco_panoptic/PQ'] == 100.0
     assert os.path.isfile(f'{prefix}.panoptic.json')
     assert len(os.listdir(f'{prefix}.panoptic')) == 2
+
+
+def test_submission_files_get_the_mode_of_a_plain_write(gt, tmp_path):
+    ann_file, _ = gt
+    prefix = str(tmp_path / 'results')
+    old_umask = os.umask(0o027)
+    try:
+        evaluate(
+            person_as_car(),
+            ann_file=ann_file,
+            format_only=True,
+            outfile_prefix=prefix)
+    finally:
+        os.umask(old_umask)
+    # 0o666 less the umask 0o027, as open(path, 'w') would make them
+    for path in (f'{prefix}.panoptic.json', f'{prefix}.panoptic/000001.png',
+                 f'{prefix}.bbox.json'):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640, path
 
 
 def test_format_only_needs_an_outfile_prefix():

@@ -27,6 +27,7 @@ from mmpanfpn.models import combine_semantic_and_instances
 from mmpanfpn.ops import RoIAlign
 from mmpanfpn.registry import MODELS
 from mmpanfpn.testing import randomise_weights as randomise
+from mmpanfpn.testing import shrink_panoptic_fpn
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OUR_CONFIG = osp.join(REPO, 'configs', 'panoptic_fpn',
@@ -43,27 +44,7 @@ IMAGES = [((96, 128), (96, 128)), ((80, 100), (80, 100)),
 
 def shrink(model: ConfigDict) -> ConfigDict:
     """ResNet-18, 64-channel FPN, 3 things and 4 stuff, small RPN."""
-    model.backbone.update(depth=18, init_cfg=None)
-    model.neck.update(in_channels=[64, 128, 256, 512], out_channels=64)
-    model.rpn_head.update(in_channels=64, feat_channels=64)
-    model.rpn_head.anchor_generator.scales = [4]
-    roi = model.roi_head
-    roi.bbox_roi_extractor.out_channels = 64
-    roi.mask_roi_extractor.out_channels = 64
-    roi.bbox_head.update(
-        in_channels=64, fc_out_channels=128, num_classes=NUM_THINGS)
-    roi.mask_head.update(
-        in_channels=64,
-        conv_out_channels=64,
-        num_convs=2,
-        num_classes=NUM_THINGS)
-    model.semantic_head.update(
-        in_channels=64,
-        inner_channels=64,
-        num_things_classes=NUM_THINGS,
-        num_stuff_classes=NUM_STUFF)
-    model.panoptic_fusion_head.update(
-        num_things_classes=NUM_THINGS, num_stuff_classes=NUM_STUFF)
+    shrink_panoptic_fpn(model, 64, NUM_THINGS, NUM_STUFF)
     model.test_cfg.rpn.update(nms_pre=300, max_per_img=100)
     model.test_cfg.panoptic.stuff_area_limit = STUFF_AREA_LIMIT
     return model

@@ -9,8 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from mmpanfpn.evaluation.pq import (PQStat, PQStatCat, SegmentsError,
-                                    area_mismatches, pq_single)
+from mmpanfpn.evaluation.functional.pq import (PQStat, PQStatCat,
+                                               SegmentsError, area_mismatches,
+                                               pq_single)
 
 PERSON, CAR, SKY, TREE = 1, 2, 3, 4
 CATEGORIES = {
@@ -55,7 +56,7 @@ def segments(categories: dict, crowd=()) -> list:
 def evaluate(gt, gt_cats, pred, pred_cats, crowd=()):
     stat = pq_single(
         grid(gt), segments(gt_cats, crowd), grid(pred), segments(pred_cats),
-        CATEGORIES)
+        CATEGORIES).stat
     return stat, stat.summarize(CATEGORIES, classwise=True)
 
 
@@ -325,7 +326,9 @@ def test_stats_add_up_over_images():
 def test_area_mismatches():
     ids = grid(GT_PERSON_AND_SKY)
     segs = [{'id': 1, 'area': 4}, {'id': 2, 'area': 11}, {'id': 3}]
-    assert area_mismatches(ids, segs) == [(2, 11, 12)]
+    pixel_ids, pixels = np.unique(ids, return_counts=True)  # 1: 4, 2: 12
+    areas = dict(zip(pixel_ids.tolist(), pixels.tolist()))
+    assert area_mismatches(segs, areas) == [(2, 11, 12)]
 
 
 # --------------------------------------------------------------------------
@@ -526,7 +529,7 @@ def test_random_cases_match_the_reference(random_cases):
     total, expected_total = PQStat(), PQStat()
     num_ignored = 0
     for gt, gt_segs, pred, pred_segs in random_cases:
-        stat = pq_single(gt, gt_segs, pred, pred_segs, RANDOM_CATEGORIES)
+        stat = pq_single(gt, gt_segs, pred, pred_segs, RANDOM_CATEGORIES).stat
         expected, ignored = reference_pq(gt, gt_segs, pred, pred_segs)
         assert_same_stats(stat, expected)
         total += stat
@@ -550,7 +553,7 @@ def test_random_cases_match_the_reference(random_cases):
 def test_segment_ids_and_order_do_not_matter(random_cases):
     rng = np.random.default_rng(0)
     for gt, gt_segs, pred, pred_segs in random_cases[:50]:
-        stat = pq_single(gt, gt_segs, pred, pred_segs, RANDOM_CATEGORIES)
+        stat = pq_single(gt, gt_segs, pred, pred_segs, RANDOM_CATEGORIES).stat
         maps = []
         for id_map, segs in ((gt, gt_segs), (pred, pred_segs)):
             new_ids = rng.choice(2**62, size=len(segs), replace=False) + 1
@@ -560,13 +563,13 @@ def test_segment_ids_and_order_do_not_matter(random_cases):
             new_segs = [dict(s, id=old_to_new[s['id']]) for s in segs]
             rng.shuffle(new_segs)
             maps += [new_map, new_segs]
-        permuted = pq_single(*maps, RANDOM_CATEGORIES)
+        permuted = pq_single(*maps, RANDOM_CATEGORIES).stat
         assert_same_stats(permuted, stat.to_dict())
 
 
 def test_merging_halves_equals_the_whole(random_cases):
     stats = [
-        pq_single(gt, gs, pred, ps, RANDOM_CATEGORIES)
+        pq_single(gt, gs, pred, ps, RANDOM_CATEGORIES).stat
         for gt, gs, pred, ps in random_cases
     ]
     whole, first, second = PQStat(), PQStat(), PQStat()

@@ -1,5 +1,10 @@
-"""Packaging: version, registry scope, dependency check, checkpoint loading."""
+"""Packaging: version, registry scope, dependency check, checkpoint loading,
+no side effects on import."""
+import os
+import os.path as osp
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +15,8 @@ from mmengine.registry import DefaultScope
 import mmpanfpn
 from mmpanfpn.registry import DATASETS, MODELS, TRANSFORMS
 from mmpanfpn.utils import dependencies
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_version():
@@ -162,3 +169,37 @@ def test_model_zoo_layout_loads_into_our_config(tmp_path):
     loaded = init_model(config, str(path), device='cpu')
     for key, value in state.items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_import_changes_nothing_until_register_all_modules():
+    """``import mmpanfpn`` (and its modules) leaves MMEngine's file backend and
+    torch's allow-list alone; ``register_all_modules`` installs both."""
+    code = '''
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.fileio.backends import LocalBackend
+
+import mmpanfpn, mmpanfpn.models, mmpanfpn.engine, mmpanfpn.evaluation
+from mmpanfpn.datasets import CocoPanopticDataset
+from mmpanfpn.engine import AtomicLocalBackend
+
+def backend():
+    return type(get_file_backend('x.pth', enable_singleton=False))
+
+allowed = torch.serialization.get_safe_globals()
+assert backend() is LocalBackend, backend()
+from mmpanfpn.utils import register_all_modules
+register_all_modules()
+assert backend() is AtomicLocalBackend, backend()
+assert len(torch.serialization.get_safe_globals()) > len(allowed)
+print('ok')
+'''
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
+    proc = subprocess.run([sys.executable, '-c', code],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr

@@ -1,5 +1,6 @@
 """Atomic writes and stopping on a non-finite loss."""
 import os
+import stat
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 from mmpanfpn.engine import AtomicLocalBackend, NonFiniteLossError
+from mmpanfpn.utils import atomic_write
 
 
 def test_local_writes_are_atomic(tmp_path, monkeypatch):
@@ -73,3 +75,53 @@ def test_nan_loss_stops_with_iteration_and_terms(tmp_path):
         runner.train()
     saved = sorted(f for f in os.listdir(tmp_path) if f.endswith('.pth'))
     assert saved == ['iter_1.pth', 'iter_2.pth']  # the NaN step saved nothing
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_atomic_write_gives_the_mode_of_a_plain_write(tmp_path):
+    old_umask = os.umask(0o027)
+    try:
+        atomic_write(b'new', tmp_path / 'new.bin')
+        with open(tmp_path / 'plain.bin', 'wb') as f:
+            f.write(b'plain')
+        # 0o666 less the umask 0o027
+        assert mode(tmp_path / 'new.bin') == mode(tmp_path / 'plain.bin') \
+            == 0o640
+        # an existing file keeps its mode, as with open(path, 'w')
+        os.chmod(tmp_path / 'new.bin', 0o604)
+        atomic_write('replaced', tmp_path / 'new.bin')
+        assert mode(tmp_path / 'new.bin') == 0o604
+        assert (tmp_path / 'new.bin').read_text() == 'replaced'
+    finally:
+        os.umask(old_umask)
+
+
+@pytest.mark.parametrize('umask, expected', [(0o022, 0o644), (0o077, 0o600)])
+def test_checkpoints_get_the_mode_of_a_plain_write(tmp_path, umask, expected):
+    """Teammates read checkpoints and ``last_checkpoint`` on a shared disk when
+    the umask lets them (a temp file from ``mkstemp`` would be 0600)."""
+    old_umask = os.umask(umask)
+    try:
+        runner = Runner(
+            model=ExplodingModel(),
+            work_dir=str(tmp_path),
+            train_dataloader=dict(
+                dataset=Ones(),
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                batch_size=1,
+                num_workers=0),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+            train_cfg=dict(by_epoch=False, max_iters=1),
+            default_hooks=dict(
+                checkpoint=dict(
+                    type='CheckpointHook', interval=1, by_epoch=False)),
+            default_scope='mmpanfpn',
+            experiment_name=f'mode-test-{umask:o}')
+        runner.train()
+    finally:
+        os.umask(old_umask)
+    assert mode(tmp_path / 'iter_1.pth') == expected
+    assert mode(tmp_path / 'last_checkpoint') == expected

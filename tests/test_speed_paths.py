@@ -165,7 +165,7 @@ def test_upsampled_argmax_falls_back_to_the_plain_way(case):
 
 
 @pytest.mark.parametrize('rescale', [True, False])
-def test_semantic_labels_equal_predict_labels_of_the_logits(rescale):
+def test_predicted_labels_equal_the_labels_of_the_logits(rescale):
     torch.manual_seed(0)
     head = PanopticFPNHead(
         num_things_classes=3,
@@ -187,13 +187,13 @@ def test_semantic_labels_equal_predict_labels_of_the_logits(rescale):
             ori_shape=(140, 200)),  # resized: the plain way
     ]
     with torch.no_grad():
-        labels = head.predict_semantic_labels(feats, metas, rescale=rescale)
+        labels = head.predict_labels(feats, metas, rescale=rescale)
         logits = head.predict(feats, metas, rescale=rescale)
     for got, image_logits, meta in zip(labels, logits, metas):
         if not rescale:
             h, w = meta['img_shape']
             image_logits = image_logits[:, :h, :w]
-        assert torch.equal(got, head.predict_labels(image_logits))
+        assert torch.equal(got, head.labels_from_logits(image_logits))
     assert labels[1].shape == ((140, 200) if rescale else (70, 100))
 
 

@@ -9,17 +9,19 @@ Example::
         --pred-dir work_dirs/results/panoptic --out pq.json --classwise
 
 The metric follows the COCO panoptic reference evaluation; see
-``mmpanfpn/evaluation/pq.py`` for the definition.
+``mmpanfpn/evaluation/functional/pq.py`` for the definition. Needs numpy and
+OpenCV only (no torch, no OpenMMLab package).
 """
 import argparse
 import json
-import os
-import os.path as osp
 import sys
-import tempfile
 
-from mmpanfpn.evaluation.pq import (PQStatCat, default_nproc,
-                                    evaluate_panoptic_files, percent_metrics)
+from mmpanfpn.evaluation.functional.panoptic_files import (
+    default_nproc, evaluate_panoptic_files)
+from mmpanfpn.evaluation.functional.pq import PQStatCat, percent_metrics
+from mmpanfpn.evaluation.functional.tables import (pq_classwise_table,
+                                                   pq_summary_table)
+from mmpanfpn.utils.atomic_io import atomic_write
 
 # how many JSON/PNG area disagreements to print before summarising
 MAX_AREA_WARNINGS = 5
@@ -52,51 +54,6 @@ def parse_args(argv=None):
     return args
 
 
-def format_table(metrics: dict, summary: dict) -> str:
-    lines = [f'{"":<10}{"PQ":>9}{"SQ":>9}{"RQ":>9}{"N":>6}']
-    for group, suffix in (('All', ''), ('Things', '_th'), ('Stuff', '_st')):
-        lines.append(f'{group:<10}' + ''.join(f'{metrics[key + suffix]:9.3f}'
-                                              for key in ('PQ', 'SQ', 'RQ')) +
-                     f'{summary[group]["n"]:6d}')
-    return '\n'.join(lines)
-
-
-def format_classwise(metrics: dict, categories: dict) -> str:
-    width = max(
-        len('category'), *(len(c['name']) for c in categories.values()))
-    lines = [
-        f'{"category":<{width}} {"kind":<6}{"PQ":>9}{"SQ":>9}{"RQ":>9}'
-        f'{"TP":>7}{"FP":>7}{"FN":>7}'
-    ]
-    for cat in categories.values():
-        r = metrics['classwise'][cat['name']]
-        kind = 'thing' if cat['isthing'] == 1 else 'stuff'
-        counted = r['TP'] + r['FP'] + r['FN'] > 0
-        lines.append(f'{cat["name"]:<{width}} {kind:<6}' +
-                     ''.join(f'{r[key]:9.3f}' if counted else f'{"-":>9}'
-                             for key in ('PQ', 'SQ', 'RQ')) +
-                     ''.join(f'{r[key]:7d}' for key in ('TP', 'FP', 'FN')))
-    lines.append('-: no ground truth and no prediction, left out of the '
-                 'means')
-    return '\n'.join(lines)
-
-
-def write_json_atomically(content: dict, path: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over
-    ``path``: readers never see a half-written result."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(content, f, indent=2)
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
-
-
 def run(args) -> dict:
     result = evaluate_panoptic_files(
         args.gt_json,
@@ -122,9 +79,10 @@ def run(args) -> dict:
             'pixel counts',
             file=sys.stderr)
 
-    print(format_table(metrics, summary))
+    print(pq_summary_table(metrics, summary))
     if args.classwise:
-        print(format_classwise(metrics, result.categories))
+        print(pq_classwise_table(result.stat, result.categories))
+        print('-: no ground truth and no prediction, left out of the means')
     metrics.update(
         num_images=result.num_images,
         num_categories=len(result.categories),
@@ -135,7 +93,7 @@ def run(args) -> dict:
         num_area_mismatches=len(result.area_mismatches),
     )
     if args.out:
-        write_json_atomically(metrics, args.out)
+        atomic_write(json.dumps(metrics, indent=2), args.out)
         print(f'metrics written to {args.out}')
     return metrics
 

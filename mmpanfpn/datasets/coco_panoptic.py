@@ -75,8 +75,10 @@ class CocoPanopticDataset(BaseDetDataset):
     """A dataset in the COCO panoptic format.
 
     Each image gives ``img_path``, ``seg_map_path`` (its panoptic PNG, from
-    the annotation's ``file_name``), ``segments_info`` and ``instances`` (the
-    non-crowd things, for the detector). Labels are documented in the module
+    the annotation's ``file_name``), ``segments_info`` (``id``,
+    ``category`` (label), ``category_id``, ``iscrowd`` and ``isthing``, the
+    category's kind as in the file) and ``instances`` (the non-crowd things,
+    for the detector). Labels are documented in the module
     docstring. Crowd segments are not instances; their pixels keep their
     class in the semantic map, as COCO does.
 
@@ -140,15 +142,15 @@ class CocoPanopticDataset(BaseDetDataset):
             category_id = seg['category_id']
             label = cat2label[category_id]
             iscrowd = bool(seg.get('iscrowd', 0))
-            is_thing = bool(categories[category_id]['isthing'])
+            isthing = bool(categories[category_id]['isthing'])
             segments_info.append(
                 dict(
                     id=seg['id'],
                     category=label,
                     category_id=category_id,
                     iscrowd=iscrowd,
-                    is_thing=is_thing and not iscrowd))
-            if is_thing and not iscrowd:
+                    isthing=isthing))
+            if isthing and not iscrowd:
                 bbox = seg.get('bbox')
                 if bbox is None or len(bbox) != 4:
                     raise ValueError(f'{where}.segments_info[{j}]: thing '

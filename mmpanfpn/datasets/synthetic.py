@@ -26,6 +26,7 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmpanfpn.utils.atomic_io import atomic_write
 from .panoptic_format import id2rgb
 
 # Interleaved on purpose (see module docstring).
@@ -225,10 +226,8 @@ def _write_split(out_dir: str, split: str, num_images: int, size: Sequence,
         annotations=annotations,
         categories=categories)
     json_path = osp.join(out_dir, 'annotations', f'panoptic_{split}.json')
-    tmp_path = json_path + '.tmp'
-    with open(tmp_path, 'w') as f:
-        json.dump(content, f)
-    os.replace(tmp_path, json_path)  # the JSON appears only when complete
+    # the JSON appears only when complete
+    atomic_write(json.dumps(content), json_path)
 
 
 class _NoProgress:

@@ -2,38 +2,23 @@
 
 MMEngine's ``LocalBackend.put`` opens the final path and writes into it, so a
 run killed during ``save_checkpoint`` leaves a truncated ``iter_N.pth`` that
-looks complete. Here every local ``put``/``put_text`` writes a temp file in the
-same folder, flushes it to disk and renames it over the target: a reader sees
-the old file or the new one, never half of one.
+looks complete. :class:`AtomicLocalBackend` writes every local
+``put``/``put_text`` with :func:`~mmpanfpn.utils.atomic_io.atomic_write`
+(temp file, flush, rename; the mode of a plain write).
+:func:`register_atomic_local_backend` makes it MMEngine's local backend for
+the process; :func:`~mmpanfpn.utils.register_all_modules` calls it, never
+``import mmpanfpn``.
 """
-import os
-import os.path as osp
-import tempfile
 from pathlib import Path
 from typing import Union
 
 from mmengine.fileio.backends import LocalBackend, register_backend
 
+from mmpanfpn.utils.atomic_io import atomic_write
 
-def atomic_write(data: Union[bytes, str],
-                 filepath: Union[str, Path],
-                 encoding: str = 'utf-8') -> None:
-    """Write ``data`` to ``filepath`` through a temp file and a rename."""
-    filepath = str(filepath)
-    folder = osp.dirname(osp.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(filepath), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data.encode(encoding) if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+__all__ = [
+    'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend'
+]
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -7,10 +7,10 @@ from .panoptic_fpn_head import PanopticFPNHead
 from .panoptic_fusion_head import (HeuristicFusionHead,
                                    combine_semantic_and_instances)
 from .roi_extractors import SingleRoIExtractor
-from .semantic_fpn import SemanticFPN
+from .semantic_fpn import SemanticFPN, SemanticFPNCore
 
 __all__ = [
-    'SemanticFPN', 'PanopticFPNHead', 'HeuristicFusionHead',
+    'SemanticFPNCore', 'SemanticFPN', 'PanopticFPNHead', 'HeuristicFusionHead',
     'combine_semantic_and_instances', 'PanopticFPN', 'FPNHead',
     'SingleRoIExtractor', 'PanopticFCN', 'PanopticFCNEncoder',
     'PanopticFCNPositionHead', 'PanopticFCNKernelHead'

@@ -1,9 +1,10 @@
 """Semantic FPN (Kirillov et al., 2019) as an MMSegmentation decode head.
 
 The multi-level part is the shared semantic-FPN core
-(:class:`~mmpanfpn.models.semantic_fpn.SemanticFPN`); this head adds only what
-mmseg's decode-head contract needs: input selection, dropout and the 1x1
-classifier (``cls_seg``); losses and prediction come from ``BaseDecodeHead``.
+(:class:`~mmpanfpn.models.semantic_fpn.SemanticFPNCore`); this head adds
+only what mmseg's decode-head contract needs: input selection, dropout and
+the 1x1 classifier (``cls_seg``); losses and prediction come from
+``BaseDecodeHead``.
 """
 import re
 from typing import List, Sequence
@@ -13,7 +14,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor
 
 from mmpanfpn.registry import MODELS
-from .semantic_fpn import SemanticFPN
+from .semantic_fpn import SemanticFPNCore
 
 # mmseg's FPNHead keeps level i's k-th conv at ``scale_heads.{i}.{2k}`` (a
 # parameter-free Upsample sits between two convs); the core keeps it at
@@ -73,7 +74,7 @@ class FPNHead(BaseDecodeHead):
                              'semantic-FPN core upsamples with '
                              'align_corners=False')
         self.feature_strides = feature_strides
-        self.semantic_fpn = SemanticFPN(
+        self.semantic_fpn = SemanticFPNCore(
             in_channels=self.in_channels,
             channels=self.channels,
             start_level=0,

@@ -164,13 +164,13 @@ class PanopticFPN(TwoStageDetector):
                     for logits, meta in zip(seg_logits_list, batch_img_metas)
                 ]
             semantic_labels_list = [
-                self.semantic_head.predict_labels(logits)
+                self.semantic_head.labels_from_logits(logits)
                 for logits in seg_logits_list
             ]
         else:
             # the same labels, without the (C, H, W) logits
             seg_logits_list = [None] * len(batch_img_metas)
-            semantic_labels_list = self.semantic_head.predict_semantic_labels(
+            semantic_labels_list = self.semantic_head.predict_labels(
                 x, batch_img_metas, rescale=rescale)
         del x
         panoptic_list = self.panoptic_fusion_head.predict(
@@ -276,7 +276,10 @@ def paste_windows(bboxes: Tensor, mask_shape: Tuple[int, int]) -> Tensor:
     """The window mmdet's CPU mask paste writes each mask into:
 
     ``_do_paste_mask(skip_empty=True)``'s slices for one box (floor - 1 and
-    ceil + 1 of the box, clamped to the image), from the same float boxes.
+    ceil + 1 of the box, clamped to the image), from the same float boxes
+    (the formulas of mmdet/models/roi_heads/mask_heads/fcn_mask_head.py,
+    https://github.com/open-mmlab/mmdetection, Apache-2.0, Copyright (c)
+    OpenMMLab).
 
     Args:
         bboxes (Tensor): (K, 4) boxes the masks were pasted with (after

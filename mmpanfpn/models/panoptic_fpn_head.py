@@ -10,7 +10,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmpanfpn.registry import MODELS
-from .semantic_fpn import SemanticFPN
+from .semantic_fpn import SemanticFPNCore
 
 
 def _argmax(logits: Tensor) -> Tensor:
@@ -141,7 +141,7 @@ def upsampled_argmax(logits: Tensor,
 
 
 @MODELS.register_module()
-class PanopticFPNHead(SemanticFPN):
+class PanopticFPNHead(SemanticFPNCore):
     """Semantic head of Panoptic FPN, a drop-in for mmdet's ``PanopticFPNHead``
     (same arguments, same parameter names, same predicted logits).
 
@@ -253,15 +253,15 @@ class PanopticFPNHead(SemanticFPN):
         """
         labels = labels.long()
         num_things = self.num_things_classes
-        is_thing = (labels >= 0) & (labels < num_things)
+        isthing = (labels >= 0) & (labels < num_things)
         is_stuff = (labels >= num_things) & (
             labels < num_things + self.num_stuff_classes)
         void = torch.full_like(labels, self.ignore_index)
         if self.all_classes:
-            return torch.where(is_thing | is_stuff, labels, void)
+            return torch.where(isthing | is_stuff, labels, void)
         other = torch.full_like(labels, self.num_stuff_classes)
         return torch.where(is_stuff, labels - num_things,
-                           torch.where(is_thing, other, void))
+                           torch.where(isthing, other, void))
 
     def to_dataset_labels(self, classes: Tensor) -> Tensor:
         """The head's classes -> dataset labels: ``k`` -> stuff ``T + k``,
@@ -369,7 +369,7 @@ class PanopticFPNHead(SemanticFPN):
                     align_corners=False)[0])
         return results
 
-    def predict_labels(self, seg_logits: Tensor) -> Tensor:
+    def labels_from_logits(self, seg_logits: Tensor) -> Tensor:
         """(num_classes, H, W) logits -> (H, W) int64 dataset labels (stuff ``T
         ..
 
@@ -377,11 +377,11 @@ class PanopticFPNHead(SemanticFPN):
         """
         return self.to_dataset_labels(_argmax(seg_logits))
 
-    def predict_semantic_labels(self,
-                                x: Sequence[Tensor],
-                                batch_img_metas: List[dict],
-                                rescale: bool = False) -> List[Tensor]:
-        """Dataset labels of every image: :meth:`predict_labels` of
+    def predict_labels(self,
+                       x: Sequence[Tensor],
+                       batch_img_metas: List[dict],
+                       rescale: bool = False) -> List[Tensor]:
+        """Dataset labels of every image: :meth:`labels_from_logits` of
         :meth:`predict`'s logits (cropped to ``img_shape`` unless
         ``rescale``), the same labels pixel for pixel, but without the
         full-resolution logits when the image is not resized: see

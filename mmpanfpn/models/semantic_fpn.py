@@ -21,8 +21,8 @@ from torch import Tensor
 from mmpanfpn.registry import MODELS
 
 
-@MODELS.register_module()
-class SemanticFPN(BaseModule):
+@MODELS.register_module(name=['SemanticFPNCore', 'SemanticFPN'])
+class SemanticFPNCore(BaseModule):
     """Merge FPN levels ``[start_level, end_level)`` into one map at the scale
     of level 0.
 
@@ -130,3 +130,7 @@ class SemanticFPN(BaseModule):
             # 2 x levels
             fused = fused + out
         return fused
+
+
+# the core's other name, importable and in configs alike
+SemanticFPN = SemanticFPNCore

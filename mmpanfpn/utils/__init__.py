@@ -1,4 +1,8 @@
+from .atomic_io import atomic_write
 from .dependencies import check_dependencies
-from .setup_env import register_all_modules
+from .setup_env import register_all_modules, setup_process
 
-__all__ = ['check_dependencies', 'register_all_modules']
+__all__ = [
+    'atomic_write', 'check_dependencies', 'register_all_modules',
+    'setup_process'
+]

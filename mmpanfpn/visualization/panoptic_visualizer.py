@@ -14,7 +14,7 @@ import numpy as np
 from mmengine.visualization import Visualizer
 
 from mmpanfpn.registry import VISUALIZERS
-from ..datasets.panoptic_format import read_panoptic_png
+from ..datasets.panoptic_format import read_panoptic_png, segment_index
 
 
 def panoptic_colors(id_map: np.ndarray, segments: Sequence[dict],
@@ -24,15 +24,13 @@ def panoptic_colors(id_map: np.ndarray, segments: Sequence[dict],
     colors = np.zeros((len(lut_ids), 3), np.float32)
     for k, seg in enumerate(segments, start=1):
         color = np.array(palette[seg['category']], np.float32)
-        if seg.get('isthing', seg.get('is_thing', False)) or seg.get(
-                'iscrowd', False):
+        if seg.get('isthing', False) or seg.get('iscrowd', False):
             # a per-instance shift that keeps the class hue recognisable
             rng = np.random.RandomState(seg['id'] % (2**31))
             color = np.clip(color + rng.randint(-60, 61, 3), 0, 255)
         colors[k] = color
-    order = np.argsort(lut_ids)
-    index = order[np.searchsorted(lut_ids[order], id_map)]
-    index[lut_ids[index] != id_map] = 0  # ids without a segment: void
+    # ids without a segment: void
+    index = segment_index(id_map, lut_ids, unlisted='first')
     return colors[index].astype(np.uint8)
 
 
@@ -40,7 +38,7 @@ def thing_outlines(id_map: np.ndarray, segments: Sequence[dict]) -> np.ndarray:
     """A boolean (H, W) mask of the boundary pixels of thing segments."""
     thing_ids = [
         s['id'] for s in segments
-        if s.get('isthing', s.get('is_thing', False)) or s.get('iscrowd')
+        if s.get('isthing', False) or s.get('iscrowd')
     ]
     if not thing_ids:
         return np.zeros(id_map.shape, bool)
@@ -102,7 +100,7 @@ class PanopticLocalVisualizer(Visualizer):
             image (np.ndarray): (H, W, 3) RGB uint8.
             id_map (np.ndarray): (H, W) segment ids, 0 = void.
             segments (list[dict]): ``id``, ``category`` (contiguous label)
-                and ``isthing``/``is_thing`` of each segment.
+                and ``isthing`` of each segment.
 
         Returns:
             np.ndarray: the (H, W, 3) RGB picture, with a class legend.

@@ -69,20 +69,20 @@ def ade20k_categories() -> List[dict]:
 
 def convert_image(semantic: np.ndarray, instance: np.ndarray,
                   thing_cat_ids: np.ndarray,
-                  is_thing: np.ndarray) -> Tuple[np.ndarray, List[dict]]:
+                  isthing: np.ndarray) -> Tuple[np.ndarray, List[dict]]:
     """One image: (H, W) segment ids and its ``segments_info``.
 
     Args:
         semantic (np.ndarray): (H, W) uint8, 0 void, k = class k-1.
         instance (np.ndarray): (H, W, 3) uint8 RGB instance PNG.
         thing_cat_ids (np.ndarray): category id of each 1-based R value.
-        is_thing (np.ndarray): (150,) bool, per category id.
+        isthing (np.ndarray): (150,) bool, per category id.
     """
     ids = np.zeros(semantic.shape, np.int64)
     segments = []
     category = semantic.astype(np.int64) - 1
     stuff_pixels = (category >= 0)
-    stuff_pixels[stuff_pixels] = ~is_thing[category[stuff_pixels]]
+    stuff_pixels[stuff_pixels] = ~isthing[category[stuff_pixels]]
     for cat in np.unique(category[stuff_pixels]):
         segments.append(((category == cat) & stuff_pixels, int(cat)))
     instance_ids = instance[..., 1]
@@ -117,7 +117,7 @@ def convert_image(semantic: np.ndarray, instance: np.ndarray,
 
 def convert_split(root: str, split: str) -> int:
     categories = ade20k_categories()
-    is_thing = np.array([c['isthing'] == 1 for c in categories])
+    isthing = np.array([c['isthing'] == 1 for c in categories])
     from mmdet.datasets.ade20k import ADE20KPanopticDataset
     by_name = {c['name']: c['id'] for c in categories}
     thing_cat_ids = np.array(
@@ -145,7 +145,7 @@ def convert_split(root: str, split: str) -> int:
                 raise FileNotFoundError(f'{path}: missing or unreadable')
         try:
             ids, info = convert_image(semantic, instance[..., ::-1],
-                                      thing_cat_ids, is_thing)
+                                      thing_cat_ids, isthing)
         except ValueError as err:
             raise ValueError(f'{ins_path}: {err}') from None
         ok, png = cv2.imencode('.png', id2rgb(ids)[..., ::-1])

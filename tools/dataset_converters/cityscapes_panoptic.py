@@ -11,8 +11,9 @@ without the city.
 """
 import argparse
 import json
-import os
 import os.path as osp
+
+from mmpanfpn.utils.atomic_io import atomic_write
 
 
 def add_city_folders(json_path: str) -> int:
@@ -31,10 +32,7 @@ def add_city_folders(json_path: str) -> int:
         if '/' not in name:
             img['file_name'] = f'{name.split("_")[0]}/{name}'
             changed += 1
-    tmp = json_path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(content, f)
-    os.replace(tmp, json_path)
+    atomic_write(json.dumps(content), json_path)
     return changed
 
 

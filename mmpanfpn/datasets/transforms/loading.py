@@ -3,7 +3,8 @@ from mmdet.datasets.transforms import LoadAnnotations
 from mmdet.structures.mask import BitmapMasks
 
 from mmpanfpn.registry import TRANSFORMS
-from ..panoptic_format import VOID_ID, read_panoptic_png
+from ..panoptic_format import (VOID_ID, UnlistedSegmentIds, read_panoptic_png,
+                               segment_index)
 
 
 @TRANSFORMS.register_module()
@@ -56,34 +57,34 @@ class LoadPanopticAnnotations(LoadAnnotations):
                 f'{results.get("img_path")} is '
                 f'{results["ori_shape"][0]}x{results["ori_shape"][1]}')
 
-        # One pass: compact index per pixel, then per-segment lookups.
-        present, compact = np.unique(id_map, return_inverse=True)
-        compact = compact.reshape(h, w)
-        json_ids = np.array([s['id'] for s in segments], dtype=np.int64)
-        in_json = np.isin(present, json_ids)
-        stray = present[(~in_json) & (present != VOID_ID)]
-        if stray.size:
+        # one pass: the slot of every pixel (0 void, k + 1 segments[k])
+        json_ids = [s['id'] for s in segments]
+        try:
+            slots = segment_index(id_map, [VOID_ID] + json_ids)
+        except UnlistedSegmentIds as err:
             raise ValueError(
-                f'{path}: segment id {int(stray[0])} is in the PNG but not in '
+                f'{path}: segment id {err.ids[0]} is in the PNG but not in '
                 'the JSON "segments_info"' +
-                (f' (and {stray.size - 1} more)' if stray.size > 1 else ''))
-        missing = json_ids[~np.isin(json_ids, present)]
-        if missing.size:
-            raise ValueError(
-                f'{path}: segment id {int(missing[0])} of the JSON '
-                '"segments_info" has no pixel in the PNG')
+                (f' (and {len(err.ids) - 1} more)' if len(err.ids) > 1 else '')
+            ) from None
+        counts = np.bincount(slots.ravel(), minlength=len(json_ids) + 1)
+        if (counts[1:] == 0).any():
+            missing = json_ids[int(np.flatnonzero(counts[1:] == 0)[0])]
+            raise ValueError(f'{path}: segment id {missing} of the JSON '
+                             '"segments_info" has no pixel in the PNG')
 
         if self.with_seg:
-            label_of_compact = np.full(
-                len(present), self.ignore_index, np.uint8)
-            position = np.searchsorted(present, json_ids)
-            label_of_compact[position] = [s['category'] for s in segments]
-            results['gt_seg_map'] = label_of_compact[compact]
+            label_of_slot = np.array([self.ignore_index] +
+                                     [s['category'] for s in segments],
+                                     np.uint8)
+            results['gt_seg_map'] = label_of_slot[slots]
             results['ignore_index'] = self.ignore_index
         if self.with_mask:
-            instance_ids = [i['segment_id'] for i in results['instances']]
-            position = np.searchsorted(present, instance_ids)
-            masks = (compact[None] == position.reshape(-1, 1, 1))
+            slot_of_id = {seg_id: k + 1 for k, seg_id in enumerate(json_ids)}
+            instance_slots = np.array(
+                [slot_of_id[i['segment_id']] for i in results['instances']],
+                np.intp)
+            masks = slots[None] == instance_slots.reshape(-1, 1, 1)
             results['gt_masks'] = BitmapMasks(masks.astype(np.uint8), h, w)
         if self.with_panoptic_ids:
             results['gt_panoptic_ids'] = id_map

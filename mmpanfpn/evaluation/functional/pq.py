@@ -27,14 +27,13 @@ and inconsistent annotations (ids in a PNG but not in its JSON, JSON segments
 with no pixels, repeated ids) raise ``ValueError`` for the GT as for the
 prediction, instead of being skipped or miscounted.
 """
-import functools
-import os
-import os.path as osp
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
+
+from mmpanfpn.datasets.panoptic_format import UnlistedSegmentIds, segment_index
 
 VOID_ID = 0
 # a pair matches when its IoU is strictly above this
@@ -210,75 +209,17 @@ def _slot_ids(id_map: np.ndarray, segments: Sequence[dict], void_id: int,
     return np.array([void_id] + ids, dtype=np.int64), ids
 
 
-# odd 64-bit multipliers for the multiplicative hashing of segment ids
-_HASH_MULTIPLIERS = np.random.default_rng(20190402).integers(
-    0, 2**63, size=16, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-# hash tables above this size fall back to binary search
-_MAX_HASH_BITS = 16
-# below this many values, binary search is the cheaper look-up
-_MIN_HASHED_VALUES = 16384
-
-
-def _hash_of(slot_ids: np.ndarray):
-    """A multiplier and a shift that send the listed ids to distinct.
-
-    buckets ``(id * multiplier mod 2^64) >> shift`` of a table about twice
-    the square of their number; None when no multiplier does or the table
-    would be too large.
-    """
-    bits = max(4, int(len(slot_ids)**2 // 2).bit_length())
-    if bits > _MAX_HASH_BITS:
-        return None
-    shift = np.uint64(64 - bits)
-    buckets = (slot_ids.view(np.uint64)[None] *
-               _HASH_MULTIPLIERS[:, None]) >> shift
-    buckets.sort(axis=1)
-    distinct = (np.diff(buckets, axis=1) != 0).all(axis=1)
-    if not distinct.any():
-        return None
-    return _HASH_MULTIPLIERS[distinct.argmax()], shift, bits
-
-
 def _lookup_slots(values: np.ndarray, slot_ids: np.ndarray,
                   side: str) -> np.ndarray:
     """The slot of every value (its index in ``slot_ids``); raise
-    ``SegmentsError`` naming the values that are not listed.
-
-    Many values are looked up in a hash table of the few listed ids, a few by
-    binary search; both check every value against the id found, so no
-    assumption on how large an id may be.
-    """
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    hashing = (
-        _hash_of(slot_ids) if values.size >= _MIN_HASHED_VALUES else None)
-    if hashing is not None:
-        multiplier, shift, bits = hashing
-        listed = ((slot_ids.view(np.uint64) * multiplier) >> shift).view(
-            np.int64)
-        # an empty bucket holds slot 0's id, which hashes elsewhere: no
-        # value in that bucket equals it
-        table_ids = np.full(1 << bits, slot_ids[0])
-        table_ids[listed] = slot_ids
-        table_slots = np.zeros(1 << bits, np.intp)
-        table_slots[listed] = np.arange(len(slot_ids))
-        buckets = ((values.view(np.uint64) * multiplier) >> shift).view(
-            np.int64)
-        found = np.array_equal(table_ids[buckets], values)
-        slots = table_slots[buckets]
-    else:
-        order = np.argsort(slot_ids)
-        sorted_ids = slot_ids[order]
-        pos = np.searchsorted(sorted_ids, values)
-        found = np.array_equal(np.take(sorted_ids, pos, mode='clip'), values)
-        slots = np.take(order, pos, mode='clip')
-    if not found:
-        listed = np.isin(values, slot_ids)
-        missing = np.unique(values[~listed])[:10].tolist()
+    ``SegmentsError`` naming the values that are not listed."""
+    try:
+        return segment_index(values, slot_ids)
+    except UnlistedSegmentIds as err:
         what = 'ground-truth' if side == 'gt' else 'predicted'
         raise SegmentsError(
-            side, f'{what} segment ids {missing} are in the '
-            'PNG but not in segments_info')
-    return slots
+            side, f'{what} segment ids {err.ids[:10]} are in the '
+            'PNG but not in segments_info') from None
 
 
 def _pair_runs(gt_flat: np.ndarray,
@@ -301,13 +242,30 @@ def _pair_runs(gt_flat: np.ndarray,
     return starts, np.diff(starts, append=size)
 
 
+class SinglePQ(NamedTuple):
+    """What :func:`pq_single` counts in one image.
+
+    Attributes:
+        stat (PQStat): TP, FP, FN and the IoU sum of every category.
+        gt_areas (dict): ``{segment_id: pixels}`` of the GT segments.
+        pred_areas (dict): ``{segment_id: pixels}`` of the predicted ones.
+    """
+    stat: 'PQStat'
+    gt_areas: Dict[int, int]
+    pred_areas: Dict[int, int]
+
+
 def pq_single(gt_ids: np.ndarray,
               gt_segments: Sequence[dict],
               pred_ids: np.ndarray,
               pred_segments: Sequence[dict],
               categories: Dict[int, dict],
-              void_id: int = VOID_ID) -> PQStat:
+              void_id: int = VOID_ID) -> SinglePQ:
     """Match the segments of one image and count TP, FP, FN and IoU.
+
+    The pixel area of every segment is counted on the way (for the check of
+    the JSON ``area`` fields, :func:`area_mismatches`, without another pass
+    over the maps).
 
     Args:
         gt_ids: int (H, W) ground-truth segment id of every pixel,
@@ -322,27 +280,12 @@ def pq_single(gt_ids: np.ndarray,
         void_id: the id of void / unlabelled pixels in both maps.
 
     Returns:
-        PQStat: the counts of this image.
+        SinglePQ: the counts of this image and the segments' areas.
 
     Raises:
         SegmentsError (a ValueError): the maps and the lists disagree, or a
             prediction has an unknown category. ``side`` names the culprit.
     """
-    return pq_single_and_areas(gt_ids, gt_segments, pred_ids, pred_segments,
-                               categories, void_id)[0]
-
-
-def pq_single_and_areas(
-        gt_ids: np.ndarray,
-        gt_segments: Sequence[dict],
-        pred_ids: np.ndarray,
-        pred_segments: Sequence[dict],
-        categories: Dict[int, dict],
-        void_id: int = VOID_ID
-) -> Tuple[PQStat, Dict[int, int], Dict[int, int]]:
-    """:func:`pq_single`, and the pixel area of every GT and predicted
-    segment, counted on the way: ``(stat, {gt_id: area}, {pred_id: area})``
-    (for the JSON-area check, without another pass over the maps)."""
     gt_ids, pred_ids = np.asarray(gt_ids), np.asarray(pred_ids)
     if gt_ids.shape != pred_ids.shape or gt_ids.ndim != 2:
         raise SegmentsError(
@@ -423,179 +366,26 @@ def pq_single_and_areas(
     pred_fp[pred_idx[matched]] = False
     for cat_id in pred_cat[pred_fp].tolist():
         per_cat[cat_id].fp += 1
-    return (stat, dict(zip(gt_id_list, gt_area[1:].tolist())),
-            dict(zip(pred_id_list, pred_area[1:].tolist())))
+    return SinglePQ(stat, dict(zip(gt_id_list, gt_area[1:].tolist())),
+                    dict(zip(pred_id_list, pred_area[1:].tolist())))
 
 
-def area_mismatches(id_map: np.ndarray,
-                    segments: Sequence[dict]) -> List[Tuple[int, int, int]]:
+def area_mismatches(segments: Sequence[dict],
+                    pixel_areas: Dict[int, int]) -> List[Tuple[int, int, int]]:
     """Segments whose JSON ``area`` differs from their pixel count.
 
     Args:
-        id_map: int (H, W) segment id map.
         segments: ``[{'id', 'area' (optional)}]``; those without ``area``
             are not checked.
+        pixel_areas: ``{segment_id: pixel count}``, e.g.
+            :attr:`SinglePQ.gt_areas`.
 
     Returns:
         ``[(segment_id, json_area, pixel_area)]`` for every disagreement.
     """
-    ids, counts = np.unique(np.asarray(id_map), return_counts=True)
-    return mismatched_areas(segments, dict(zip(ids.tolist(), counts.tolist())))
-
-
-def mismatched_areas(segments: Sequence[dict],
-                     pixel_area: Dict[int, int]) -> List[Tuple[int, int, int]]:
-    """:func:`area_mismatches` from ``{segment_id: pixel count}``."""
-    return [(seg['id'], seg['area'], pixel_area.get(seg['id'], 0))
+    return [(seg['id'], seg['area'], pixel_areas.get(seg['id'], 0))
             for seg in segments
-            if 'area' in seg and seg['area'] != pixel_area.get(seg['id'], 0)]
-
-
-# --------------------------------------------------------------------------
-# Files: COCO panoptic JSON + PNG folders
-# --------------------------------------------------------------------------
-
-
-class ImageResult(NamedTuple):
-    stat: dict  # PQStat.to_dict()
-    area_mismatches: List[str]  # one readable line per disagreement
-
-
-class PanopticEvalResult(NamedTuple):
-    stat: PQStat
-    categories: Dict[int, dict]  # {category_id: category}, from the GT JSON
-    num_images: int
-    area_mismatches: List[str]
-
-
-def evaluate_image_files(gt_ann: dict, pred_ann: dict, gt_dir: str,
-                         pred_dir: str, categories: Dict[int,
-                                                         dict]) -> ImageResult:
-    """PQ stats of one image from its annotations and PNG files.
-
-    Errors are ``ValueError`` / ``FileNotFoundError`` that name the file.
-    """
-    # imported here so that the PQ core above needs numpy only
-    from mmpanfpn.datasets.panoptic_format import read_panoptic_png
-
-    gt_png = osp.join(gt_dir, gt_ann['file_name'])
-    pred_png = osp.join(pred_dir, pred_ann['file_name'])
-    # uint32, the decoder's own type: no int64 copy of every pixel
-    gt_ids = read_panoptic_png(gt_png, dtype=np.uint32)
-    pred_ids = read_panoptic_png(pred_png, dtype=np.uint32)
-    try:
-        stat, gt_areas, pred_areas = pq_single_and_areas(
-            gt_ids, gt_ann['segments_info'], pred_ids,
-            pred_ann['segments_info'], categories)
-    except SegmentsError as err:
-        path = gt_png if err.side == 'gt' else pred_png
-        # a plain ValueError: it crosses process boundaries intact
-        raise ValueError(f'{path} (image_id {gt_ann["image_id"]}): '
-                         f'{err}') from None
-    mismatches = [
-        f'{path}: segment {seg_id} has "area" {json_area} in JSON but '
-        f'{pixel_area} pixels'
-        for path, areas, ann in ((gt_png, gt_areas, gt_ann),
-                                 (pred_png, pred_areas, pred_ann))
-        for seg_id, json_area, pixel_area in mismatched_areas(
-            ann['segments_info'], areas)
-    ]
-    return ImageResult(stat.to_dict(), mismatches)
-
-
-def _evaluate_pair(pair: Tuple[dict, dict], gt_dir: str, pred_dir: str,
-                   categories: Dict[int, dict]) -> ImageResult:
-    return evaluate_image_files(pair[0], pair[1], gt_dir, pred_dir, categories)
-
-
-def default_nproc() -> int:
-    return min(os.cpu_count() or 1, 8)
-
-
-def evaluate_panoptic_files(gt_json: str,
-                            gt_dir: str,
-                            pred_json: str,
-                            pred_dir: str,
-                            nproc: Optional[int] = None,
-                            progress: bool = True) -> PanopticEvalResult:
-    """PQ stats of a COCO panoptic prediction folder against its GT.
-
-    Args:
-        gt_json / pred_json: COCO panoptic annotation files; the categories
-            come from ``gt_json``.
-        gt_dir / pred_dir: folders of the PNGs named by ``file_name``.
-        nproc: worker processes (default ``min(cpu_count, 8)``); 1 runs in
-            this process.
-        progress: show an mmengine progress bar, when mmengine imports.
-
-    Returns:
-        PanopticEvalResult: the summed stats, the categories, the number of
-        images and the JSON/PNG area disagreements found.
-
-    Raises:
-        ValueError / FileNotFoundError, naming the file at fault.
-    """
-    from mmpanfpn.datasets.coco_panoptic_json import read_panoptic_json
-
-    gt = read_panoptic_json(
-        gt_json,
-        'ground-truth panoptic JSON',
-        required=('annotations', 'categories'))
-    # the prediction's categories are checked against the GT's, per image
-    pred = read_panoptic_json(pred_json, 'prediction panoptic JSON')
-    categories, gt_by_image, pred_by_image = (gt.categories, gt.annotations,
-                                              pred.annotations)
-    for image_id in pred_by_image:
-        if image_id not in gt_by_image:
-            raise ValueError(f'{pred_json}: prediction for image_id '
-                             f'{image_id!r}, which is not in {gt_json}')
-    pairs = []
-    for image_id, gt_ann in gt_by_image.items():
-        if image_id not in pred_by_image:
-            raise ValueError(f'{pred_json}: no prediction for image_id '
-                             f'{image_id!r} of {gt_json}')
-        pairs.append((gt_ann, pred_by_image[image_id]))
-
-    nproc = max(1, min(nproc or default_nproc(), len(pairs)))
-    evaluate = functools.partial(
-        _evaluate_pair,
-        gt_dir=gt_dir,
-        pred_dir=pred_dir,
-        categories=categories)
-    bar = _progress_bar(len(pairs)) if progress else None
-    total, mismatches = PQStat(), []
-
-    def collect(result: ImageResult):
-        nonlocal total
-        total += PQStat.from_dict(result.stat)
-        mismatches.extend(result.area_mismatches)
-        if bar is not None:
-            bar.update()
-
-    try:
-        if nproc == 1:
-            for pair in pairs:
-                collect(evaluate(pair))
-        else:
-            import multiprocessing
-            chunksize = max(1, min(16, len(pairs) // (4 * nproc)))
-            with multiprocessing.Pool(nproc) as pool:
-                # in order, so that the float sums do not depend on nproc
-                for result in pool.imap(evaluate, pairs, chunksize):
-                    collect(result)
-    finally:
-        if bar is not None:
-            bar.file.write('\n')  # the bar leaves the cursor on its line
-            bar.file.flush()
-    return PanopticEvalResult(total, categories, len(pairs), mismatches)
-
-
-def _progress_bar(task_num: int):
-    try:
-        from mmengine.utils import ProgressBar
-    except ImportError:
-        return None
-    return ProgressBar(task_num)
+            if 'area' in seg and seg['area'] != pixel_areas.get(seg['id'], 0)]
 
 
 def percent_metrics(summary: Dict[str, dict], categories: Dict[int,

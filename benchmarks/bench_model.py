@@ -1,7 +1,7 @@
 """Speed and memory of Panoptic FPN, optionally against mmdet's PanopticFPN on
 the same weights and inputs, in one run.
 
-    python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT] \\
+    python benchmarks/bench_model.py CONFIG [CHECKPOINT] \\
         [--vs-mmdet] [--shape H W] [--num-images N] [--warmup K] \\
         [--train-step] [--score-thr T] [--images DIR] [--threads T]
 
@@ -545,7 +545,7 @@ def report(args, results: Dict[str, dict]) -> None:
     print(f'\npanoptic outputs identical to mmdet\'s: '
           f'{sum(identical)}/{len(identical)} images '
           f'({num_segments} segments incl. void)')
-    print('targets (issue 3):')
+    print('targets:')
     checks = [
         ('post-processing >= 4x faster', ratios['post-processing'] >= 4),
         ('end to end >= 1.3x faster', ratios['end to end'] >= 1.3),

@@ -1,6 +1,6 @@
 """Speed of PQ evaluation against the COCO panoptic reference, in one run.
 
-    python tools/analysis_tools/benchmark_eval.py [--num-images 50] \\
+    python benchmarks/bench_eval.py [--num-images 50] \\
         [--rounds 3] [--seed 0] [--noise 0.05] [--void 0.02] [--num-dets 50]
 
 Writes N generated images (640x480 by default) in COCO panoptic format to a
@@ -15,12 +15,11 @@ it times per image:
     reads included, as ``panopticapi.evaluation.pq_compute`` runs it per
     worker (the JSON files are loaded beforehand, untimed, as panopticapi
     loads them before its workers start);
-(b) ours offline: :func:`mmpanfpn.evaluation.pq.evaluate_panoptic_files`
+(b) ours offline: :func:`mmpanfpn.evaluation.evaluate_panoptic_files`
     with ``nproc=1``, the function ``tools/eval_panoptic.py --nproc 1``
     calls (JSON loading and validation included; without the progress bar);
-(c) the decode floor, as issue #4 defines it ("the reference takes 9.5 ms
-    per image, 6.3 ms of it PNG decode + rgb2id"): what the reference
-    spends reading the two PNGs into id maps (mmdet's copy reads the bytes
+(c) the decode floor: what the reference spends reading the two PNGs into
+    id maps (mmdet's copy reads the bytes
     with ``mmengine.fileio.get``, decodes with ``mmcv.imfrombytes`` in RGB
     order and applies panopticapi's ``rgb2id``);
 (c') our own decode floor, stricter: the same two PNGs read the way our
@@ -42,21 +41,13 @@ the rounds' ratios (the two methods of a ratio ran in the same round,
 seconds apart, so that a load that drifts over the run cancels out). The
 PQ of (a), (b) and both online metrics must agree (per category TP / FP /
 FN exactly, IoU sums and PQ / SQ / RQ to 1e-9), or the script exits with
-status 1. Printed ratios and targets (issue #4): ours offline / reference
+status 1. Printed ratios and targets: ours offline / reference
 <= 1.0, ours offline / decode floor (c) <= 1.2, ours online (PQ) / mmdet
 online <= 1/3; and, without a target, ours offline / our own decode (c').
 
-panopticapi is not installed, and is not imported. mmdet ships a copy of
-panopticapi's per-image evaluation (``pq_compute_single_core`` in
-``mmdet/evaluation/functional/panoptic_utils.py``, used by its
-``CocoPanopticMetric``; only the image loading differs: mmcv / OpenCV
-instead of PIL), which only lacks panopticapi's bookkeeping: the
-``PQStat`` / ``PQStatCat`` accumulators, ``OFFSET``, ``VOID``, ``rgb2id`` and
-``id2rgb``. :func:`panopticapi_standin` provides them (as written in
-panopticapi) in a stand-in ``panopticapi`` package put in ``sys.modules``
-and in the names mmdet's two modules bound at import, for the duration of
-the run only. The stand-in is bookkeeping only: the timed matching code is
-mmdet's copy of panopticapi.
+panopticapi is not installed, and is not imported: the reference is mmdet's
+copy of its per-image code, made runnable by the bookkeeping stand-in of
+:mod:`mmpanfpn.testing.panopticapi_reference`, for the duration of the run.
 """
 import argparse
 import contextlib
@@ -69,8 +60,6 @@ import statistics
 import sys
 import tempfile
 import time
-import types
-from collections import defaultdict
 from typing import Callable, Dict, List, NamedTuple
 
 import cv2
@@ -78,8 +67,12 @@ import numpy as np
 import torch
 
 from mmpanfpn.datasets.panoptic_format import id2rgb, read_panoptic_png
-from mmpanfpn.evaluation import CocoPanopticMetric
-from mmpanfpn.evaluation.pq import PQStat, evaluate_panoptic_files
+from mmpanfpn.evaluation import (CocoPanopticMetric, PQStat,
+                                 evaluate_panoptic_files)
+from mmpanfpn.testing.panopticapi_reference import (StandinPQStat,
+                                                    panopticapi_standin,
+                                                    standin_as_ours,
+                                                    standin_rgb2id)
 
 HEIGHT, WIDTH = 480, 640
 NUM_STUFF, NUM_THINGS = 8, 12
@@ -95,170 +88,6 @@ TARGETS = {  # name: (bound, description)
     'offline_vs_decode': (1.2, 'ours offline / decode floor (c)'),
     'online_vs_mmdet': (1 / 3, 'ours online (PQ) / mmdet online'),
 }
-
-# --------------------------------------------------------------------------
-# panopticapi stand-in: bookkeeping only
-# --------------------------------------------------------------------------
-
-PANOPTICAPI_OFFSET = 256 * 256 * 256
-PANOPTICAPI_VOID = 0
-
-
-class StandinPQStatCat:
-    """panopticapi's ``PQStatCat``."""
-
-    def __init__(self):
-        self.iou = 0.0
-        self.tp = 0
-        self.fp = 0
-        self.fn = 0
-
-    def __iadd__(self, pq_stat_cat):
-        self.iou += pq_stat_cat.iou
-        self.tp += pq_stat_cat.tp
-        self.fp += pq_stat_cat.fp
-        self.fn += pq_stat_cat.fn
-        return self
-
-
-class StandinPQStat:
-    """panopticapi's ``PQStat``."""
-
-    def __init__(self):
-        self.pq_per_cat = defaultdict(StandinPQStatCat)
-
-    def __getitem__(self, i):
-        return self.pq_per_cat[i]
-
-    def __iadd__(self, pq_stat):
-        for label, pq_stat_cat in pq_stat.pq_per_cat.items():
-            self.pq_per_cat[label] += pq_stat_cat
-        return self
-
-    def pq_average(self, categories, isthing):
-        pq, sq, rq, n = 0, 0, 0, 0
-        per_class_results = {}
-        for label, label_info in categories.items():
-            if isthing is not None:
-                cat_isthing = label_info['isthing'] == 1
-                if isthing != cat_isthing:
-                    continue
-            iou = self.pq_per_cat[label].iou
-            tp = self.pq_per_cat[label].tp
-            fp = self.pq_per_cat[label].fp
-            fn = self.pq_per_cat[label].fn
-            if tp + fp + fn == 0:
-                per_class_results[label] = {'pq': 0.0, 'sq': 0.0, 'rq': 0.0}
-                continue
-            n += 1
-            pq_class = iou / (tp + 0.5 * fp + 0.5 * fn)
-            sq_class = iou / tp if tp != 0 else 0
-            rq_class = tp / (tp + 0.5 * fp + 0.5 * fn)
-            per_class_results[label] = {
-                'pq': pq_class,
-                'sq': sq_class,
-                'rq': rq_class
-            }
-            pq += pq_class
-            sq += sq_class
-            rq += rq_class
-        return {
-            'pq': pq / n,
-            'sq': sq / n,
-            'rq': rq / n,
-            'n': n
-        }, per_class_results
-
-
-def standin_rgb2id(color):
-    """panopticapi's ``rgb2id``."""
-    if isinstance(color, np.ndarray) and len(color.shape) == 3:
-        if color.dtype == np.uint8:
-            color = color.astype(np.int32)
-        return (color[:, :, 0] + 256 * color[:, :, 1] +
-                256 * 256 * color[:, :, 2])
-    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
-
-
-def standin_id2rgb(id_map):
-    """panopticapi's ``id2rgb``."""
-    if isinstance(id_map, np.ndarray):
-        id_map_copy = id_map.copy()
-        rgb_shape = tuple(list(id_map.shape) + [3])
-        rgb_map = np.zeros(rgb_shape, dtype=np.uint8)
-        for i in range(3):
-            rgb_map[..., i] = id_map_copy % 256
-            id_map_copy //= 256
-        return rgb_map
-    color = []
-    for _ in range(3):
-        color.append(id_map % 256)
-        id_map //= 256
-    return color
-
-
-@contextlib.contextmanager
-def panopticapi_standin():
-    """Make mmdet's copy of panopticapi runnable, for the ``with`` block.
-
-    Puts a stand-in ``panopticapi`` (``.evaluation``: ``PQStat``,
-    ``PQStatCat``, ``OFFSET``, ``VOID``; ``.utils``: ``rgb2id``, ``id2rgb``) in
-    ``sys.modules`` and binds those names in mmdet's
-    ``evaluation.functional.panoptic_utils`` and
-    ``evaluation.metrics.coco_panoptic_metric``, which tried to import them
-    when they were first imported; everything is put back on exit.
-    """
-    package = types.ModuleType('panopticapi')
-    package.__path__ = []  # a package, for ``import panopticapi.x``
-    evaluation = types.ModuleType('panopticapi.evaluation')
-    evaluation.PQStat = StandinPQStat
-    evaluation.PQStatCat = StandinPQStatCat
-    evaluation.OFFSET = PANOPTICAPI_OFFSET
-    evaluation.VOID = PANOPTICAPI_VOID
-    utils = types.ModuleType('panopticapi.utils')
-    utils.rgb2id = standin_rgb2id
-    utils.id2rgb = standin_id2rgb
-    package.evaluation, package.utils = evaluation, utils
-    modules = {
-        'panopticapi': package,
-        'panopticapi.evaluation': evaluation,
-        'panopticapi.utils': utils
-    }
-
-    from mmdet.evaluation.functional import panoptic_utils
-    from mmdet.evaluation.metrics import coco_panoptic_metric
-    bindings = [
-        (panoptic_utils, 'PQStat', StandinPQStat),
-        (panoptic_utils, 'rgb2id', standin_rgb2id),
-        (panoptic_utils, 'OFFSET', PANOPTICAPI_OFFSET),
-        (panoptic_utils, 'VOID', PANOPTICAPI_VOID),
-        (coco_panoptic_metric, 'panopticapi', package),
-        (coco_panoptic_metric, 'PQStat', StandinPQStat),
-        (coco_panoptic_metric, 'VOID', PANOPTICAPI_VOID),
-        (coco_panoptic_metric, 'rgb2id', standin_rgb2id),
-        (coco_panoptic_metric, 'id2rgb', standin_id2rgb),
-    ]
-    missing = object()
-    saved_modules = {name: sys.modules.get(name, missing) for name in modules}
-    saved_bindings = [(module, name, getattr(module, name, missing))
-                      for module, name, _ in bindings]
-    sys.modules.update(modules)
-    for module, name, value in bindings:
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for module, name, value in saved_bindings:
-            if value is missing:
-                delattr(module, name)
-            else:
-                setattr(module, name, value)
-        for name, module in saved_modules.items():
-            if module is missing:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
 
 # --------------------------------------------------------------------------
 # data: GT and prediction PNGs + JSONs
@@ -403,7 +232,8 @@ def write_dataset(root: str,
     meta = dict(
         classes=tuple(c['name'] for c in categories),
         thing_classes=tuple(c['name'] for c in categories if c['isthing']),
-        stuff_classes=tuple(c['name'] for c in categories if not c['isthing']))
+        stuff_classes=tuple(c['name'] for c in categories if not c['isthing']),
+        label2cat=tuple(c['id'] for c in categories))
     return Dataset(root, gt_json, gt_dir, pred_json, pred_dir, categories,
                    meta, image_ids, predictions, (height, width))
 
@@ -585,14 +415,6 @@ def ours_online_stat(metric) -> PQStat:
 # --------------------------------------------------------------------------
 # agreement of the PQ results
 # --------------------------------------------------------------------------
-
-
-def standin_as_ours(stat: StandinPQStat) -> PQStat:
-    return PQStat.from_dict({
-        cat_id:
-        dict(tp=int(s.tp), fp=int(s.fp), fn=int(s.fn), iou=float(s.iou))
-        for cat_id, s in stat.pq_per_cat.items() if s.tp or s.fp or s.fn
-    })
 
 
 def disagreements(reference: StandinPQStat, ours: PQStat,

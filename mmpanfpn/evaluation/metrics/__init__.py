@@ -1,0 +1,3 @@
+from .coco_panoptic_metric import CocoPanopticMetric
+
+__all__ = ['CocoPanopticMetric']
