@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mmpanfpn.datasets.panoptic_format import id2rgb
-from mmpanfpn.testing import load_tool
+from mmpanfpn.testing import checkout_env, load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'eval_panoptic.py')
@@ -142,13 +142,10 @@ def write_dataset(root):
 
 def run_cli(args):
     """The CLI in a fresh interpreter, as a user runs it."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
     return subprocess.run(
         [sys.executable, TOOL] + args,
         cwd=REPO,
-        env=env,
+        env=checkout_env(),
         capture_output=True,
         text=True,
         timeout=120)
@@ -232,12 +229,9 @@ def test_cli_runs_with_numpy_and_opencv_only(tmp_path):
         f'sys.argv = [{TOOL!r}] + {args!r}',
         f'runpy.run_path({TOOL!r}, run_name="__main__")',
     ])
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
     proc = subprocess.run([sys.executable, '-c', code],
                           cwd=REPO,
-                          env=env,
+                          env=checkout_env(),
                           capture_output=True,
                           text=True,
                           timeout=120)

@@ -1,7 +1,5 @@
 """Packaging: version, registry scope, dependency check, checkpoint loading,
 no side effects on import."""
-import os
-import os.path as osp
 import pickle
 import subprocess
 import sys
@@ -14,9 +12,8 @@ from mmengine.registry import DefaultScope
 
 import mmpanfpn
 from mmpanfpn.registry import DATASETS, MODELS, TRANSFORMS
+from mmpanfpn.testing import checkout_env
 from mmpanfpn.utils import dependencies
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_version():
@@ -194,11 +191,8 @@ assert backend() is AtomicLocalBackend, backend()
 assert len(torch.serialization.get_safe_globals()) > len(allowed)
 print('ok')
 '''
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
     proc = subprocess.run([sys.executable, '-c', code],
-                          env=env,
+                          env=checkout_env(),
                           capture_output=True,
                           text=True,
                           timeout=120)

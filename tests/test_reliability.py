@@ -54,22 +54,29 @@ class Ones(Dataset):
         return dict(inputs=torch.ones(1))
 
 
-def test_nan_loss_stops_with_iteration_and_terms(tmp_path):
-    runner = Runner(
+def runner_of(work_dir, max_iters: int, name: str, **hooks) -> Runner:
+    """A runner of :class:`ExplodingModel` in the mmpanfpn scope that saves a
+    checkpoint every iteration."""
+    return Runner(
         model=ExplodingModel(),
-        work_dir=str(tmp_path),
+        work_dir=str(work_dir),
         train_dataloader=dict(
             dataset=Ones(),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=1,
             num_workers=0),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        train_cfg=dict(by_epoch=False, max_iters=6),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False),
-            finite_loss=dict(type='FiniteLossHook')),
+            **hooks),
         default_scope='mmpanfpn',
-        experiment_name='nan-loss-test')
+        experiment_name=name)
+
+
+def test_nan_loss_stops_with_iteration_and_terms(tmp_path):
+    runner = runner_of(
+        tmp_path, 6, 'nan-loss-test', finite_loss=dict(type='FiniteLossHook'))
     with pytest.raises(
             NonFiniteLossError, match=r'iteration 3 .*loss_mask=nan'):
         runner.train()
@@ -105,22 +112,7 @@ def test_checkpoints_get_the_mode_of_a_plain_write(tmp_path, umask, expected):
     the umask lets them (a temp file from ``mkstemp`` would be 0600)."""
     old_umask = os.umask(umask)
     try:
-        runner = Runner(
-            model=ExplodingModel(),
-            work_dir=str(tmp_path),
-            train_dataloader=dict(
-                dataset=Ones(),
-                sampler=dict(type='DefaultSampler', shuffle=False),
-                batch_size=1,
-                num_workers=0),
-            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-            train_cfg=dict(by_epoch=False, max_iters=1),
-            default_hooks=dict(
-                checkpoint=dict(
-                    type='CheckpointHook', interval=1, by_epoch=False)),
-            default_scope='mmpanfpn',
-            experiment_name=f'mode-test-{umask:o}')
-        runner.train()
+        runner_of(tmp_path, 1, f'mode-test-{umask:o}').train()
     finally:
         os.umask(old_umask)
     assert mode(tmp_path / 'iter_1.pth') == expected

@@ -3,8 +3,9 @@ panopticapi-equivalent reference evaluator, and loading a script of the
 checkout."""
 from .memory import PeakMemory
 from .models import randomise_weights, shrink_panoptic_fpn
-from .tools import load_tool
+from .tools import checkout_env, load_tool
 
 __all__ = [
-    'PeakMemory', 'randomise_weights', 'shrink_panoptic_fpn', 'load_tool'
+    'PeakMemory', 'randomise_weights', 'shrink_panoptic_fpn', 'checkout_env',
+    'load_tool'
 ]

@@ -1,6 +1,9 @@
-"""Load a script of a source checkout (``tools/``, ``benchmarks/``) as a
-module, so that a test can call its functions."""
+"""Scripts of a source checkout (``tools/``, ``benchmarks/``) for the tests:
+
+loaded as modules, or run in a fresh interpreter that imports this checkout.
+"""
 import importlib.util
+import os
 import os.path as osp
 from types import ModuleType
 
@@ -21,3 +24,12 @@ def load_tool(path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def checkout_env() -> dict:
+    """``os.environ`` with this checkout first on ``PYTHONPATH``, for a
+    subprocess that must import it (not an installed copy)."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO_ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
+    return env
