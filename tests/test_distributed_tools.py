@@ -1,5 +1,5 @@
-"""The tools on two ranks (CPU, gloo), ``--show-dir``, progress bars and
-a TensorBoard visualizer chosen by config.
+"""The tools on two ranks (CPU, gloo), ``--show-dir``, progress bars and a
+TensorBoard visualizer chosen by config.
 
 One training run of the tiny config with ``torch.distributed.run`` (2
 processes, 2 iterations) makes a checkpoint shared by the module; it is

@@ -1,7 +1,7 @@
-"""A run of the tiny Panoptic FPN config killed with SIGKILL, at a chosen
-point or in the middle of a checkpoint save, then restarted with
-``--resume``, ends with exactly the weights (and optimizer state) of a run
-that was never interrupted."""
+"""A run of the tiny Panoptic FPN config killed with SIGKILL, at a chosen point
+or in the middle of a checkpoint save, then restarted with ``--resume``, ends
+with exactly the weights (and optimizer state) of a run that was never
+interrupted."""
 import os
 import os.path as osp
 import signal

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NPROC [train.py args]
+# Adapted from mmdetection's tools/dist_train.sh (https://github.com/open-mmlab/
+# mmdetection, Apache-2.0, Copyright (c) OpenMMLab).
 # One process per GPU (or per CPU worker with the gloo backend when no GPU is
 # present). Multi-node: set NNODES, NODE_RANK, MASTER_ADDR, PORT.
 set -euo pipefail

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: GPUS=8 tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
+# Adapted from mmdetection's tools/slurm_test.sh (https://github.com/open-mmlab/
+# mmdetection, Apache-2.0, Copyright (c) OpenMMLab).
 set -x
 PARTITION=$1
 JOB_NAME=$2

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: GPUS=16 tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args]
+# Adapted from mmdetection's tools/slurm_train.sh (https://github.com/open-mmlab/
+# mmdetection, Apache-2.0, Copyright (c) OpenMMLab).
 set -x
 PARTITION=$1
 JOB_NAME=$2

@@ -81,6 +81,9 @@ def prepare_config(config_path: str,
     return cfg
 
 
+# The default wrapper below is the one mmengine.runner.Runner.wrap_model
+# builds (https://github.com/open-mmlab/mmengine, Apache-2.0, Copyright (c)
+# OpenMMLab).
 def _cpu_model_wrapper(cfg: Config) -> None:
     """DDP of a CPU model takes no ``device_ids``.
 

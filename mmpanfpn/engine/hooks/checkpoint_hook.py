@@ -33,6 +33,9 @@ from mmpanfpn.registry import HOOKS
 class AtomicCheckpointHook(_MMEngineCheckpointHook):
     """``CheckpointHook`` whose save order survives a kill (module doc)."""
 
+    # Adapted from mmengine.hooks.CheckpointHook._save_checkpoint_with_step
+    # (https://github.com/open-mmlab/mmengine, Apache-2.0, Copyright (c)
+    # OpenMMLab), with the save first and the removals last.
     def _save_checkpoint_with_step(self, runner, step, meta):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir,

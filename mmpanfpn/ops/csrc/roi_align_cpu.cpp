@@ -14,6 +14,10 @@
 // outer, ix inner, starting from 0, and divides by their count. Built with
 // -ffp-contract=off (no fused multiply-add), vector lanes round exactly like
 // mmcv's scalar code, so the results are identical (tests/test_roi_align.py).
+//
+// Adapted from mmcv (https://github.com/open-mmlab/mmcv, Apache-2.0,
+// Copyright (c) OpenMMLab): the sampling and interpolation arithmetic of
+// mmcv/ops/csrc/pytorch/cpu/roi_align.cpp.
 #include <Python.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
