@@ -106,6 +106,28 @@ def test_atomic_write_gives_the_mode_of_a_plain_write(tmp_path):
         os.umask(old_umask)
 
 
+def test_checkpoints_are_atomic_whoever_started_the_runner(
+        tmp_path, monkeypatch):
+    """With MMEngine's own local backend (a runner that
+    ``register_all_modules`` did not prepare, e.g. mmseg's tools), the
+    checkpoint hook of the mmpanfpn scope still writes through
+    ``AtomicLocalBackend``."""
+    from mmengine.fileio.backends import LocalBackend, registry_utils
+    monkeypatch.setitem(registry_utils.backends, 'local', LocalBackend)
+    monkeypatch.setitem(registry_utils.prefix_to_backends, '', LocalBackend)
+    assert type(get_file_backend(str(tmp_path))) is LocalBackend
+    written = []
+    put = AtomicLocalBackend.put
+
+    def spy(self, obj, filepath):
+        written.append(os.path.basename(filepath))
+        put(self, obj, filepath)
+
+    monkeypatch.setattr(AtomicLocalBackend, 'put', spy)
+    runner_of(tmp_path, 2, 'atomic-hook-test').train()
+    assert written == ['iter_1.pth', 'iter_2.pth']
+
+
 @pytest.mark.parametrize('umask, expected', [(0o022, 0o644), (0o077, 0o600)])
 def test_checkpoints_get_the_mode_of_a_plain_write(tmp_path, umask, expected):
     """Teammates read checkpoints and ``last_checkpoint`` on a shared disk when

@@ -17,8 +17,13 @@ from mmengine.fileio.backends import LocalBackend, register_backend
 from mmpanfpn.utils.atomic_io import atomic_write
 
 __all__ = [
-    'AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend'
+    'AtomicLocalBackend', 'atomic_backend_args', 'atomic_write',
+    'register_atomic_local_backend'
 ]
+
+# AtomicLocalBackend's own name among MMEngine's backends ('local' is
+# MMEngine's, unchanged unless register_atomic_local_backend is called)
+ATOMIC_BACKEND = 'atomic_local'
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -37,3 +42,15 @@ class AtomicLocalBackend(LocalBackend):
 def register_atomic_local_backend() -> None:
     """Make MMEngine use :class:`AtomicLocalBackend` for local paths."""
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+
+
+def atomic_backend_args() -> dict:
+    """``backend_args`` that select :class:`AtomicLocalBackend` for one call
+    (``runner.save_checkpoint``, ``get_file_backend``), whatever MMEngine's
+    local backend is.
+
+    Registers it under its own name: an addition, nothing of MMEngine's is
+    replaced.
+    """
+    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+    return dict(backend=ATOMIC_BACKEND)

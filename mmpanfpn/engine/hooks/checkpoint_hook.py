@@ -11,7 +11,9 @@ split badly:
    then silently starts from scratch.
 
 Here the new checkpoint is written first (atomically, through
-:class:`~mmpanfpn.engine.atomic_io.AtomicLocalBackend`), then
+:class:`~mmpanfpn.engine.atomic_io.AtomicLocalBackend`, selected by the
+hook's ``backend_args`` for a local ``out_dir`` without any, so also in a
+runner that our tools did not start), then
 ``last_checkpoint`` is replaced atomically (temp file + rename), and only
 then are the old checkpoints removed. At every instant ``last_checkpoint``
 names a complete checkpoint.
@@ -25,13 +27,25 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as _MMEngineCheckpointHook
 
-from mmpanfpn.engine.atomic_io import atomic_write
+from mmpanfpn.engine.atomic_io import atomic_backend_args, atomic_write
+from mmpanfpn.engine.safe_load import register_checkpoint_safe_globals
 from mmpanfpn.registry import HOOKS
 
 
 @HOOKS.register_module(name='CheckpointHook')
 class AtomicCheckpointHook(_MMEngineCheckpointHook):
     """``CheckpointHook`` whose save order survives a kill (module doc)."""
+
+    def before_run(self, runner) -> None:
+        """What saving and resuming need, whoever started the runner (our
+        tools, mmseg's, a script): the allow-list that ``--resume`` loads with
+        (``weights_only=True``), and atomic writes of this hook's checkpoints
+        to a local ``out_dir`` given no ``backend_args``."""
+        register_checkpoint_safe_globals()
+        out_dir = self.out_dir or runner.work_dir
+        if (self.backend_args is None and self.file_client_args is None
+                and '://' not in str(out_dir)):
+            self.backend_args = atomic_backend_args()
 
     # Adapted from mmengine.hooks.CheckpointHook._save_checkpoint_with_step
     # (https://github.com/open-mmlab/mmengine, Apache-2.0, Copyright (c)
