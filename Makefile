@@ -14,14 +14,16 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt setup.cfg setup.py pyproject.toml \
-		mmpanfpn/ops/csrc/roi_align_cpu.cpp
+$(STAMP): requirements.txt requirements-dev.txt requirements-mim.txt setup.cfg \
+		setup.py pyproject.toml mmpanfpn/ops/csrc/roi_align_cpu.cpp
 	$(PYTHON) -m venv $(VENV)
 	# torch 2.13 needs setuptools>=77.0.3; mmcv's setup.py needs pkg_resources (<81)
 	$(PY) -m pip install "setuptools>=77.0.3,<81" wheel packaging
 	$(PY) -m pip install torch==2.13.0
 	MMCV_WITH_OPS=1 $(PY) -m pip install --no-build-isolation \
 		-r requirements.txt -r requirements-dev.txt
+	# openmim without its dependencies: see requirements-mim.txt
+	$(PY) -m pip install --no-deps -r requirements-mim.txt
 	# builds mmpanfpn's C++ ops (mmpanfpn/ops/csrc) against the installed torch
 	$(PY) -m pip install --no-build-isolation --no-deps -e .
 	$(PY) -c "import mmpanfpn, mmpanfpn.ops as ops; assert ops.HAS_CPU_KERNEL, 'mmpanfpn._ext not built'; print('mmpanfpn', mmpanfpn.__version__, 'installed with its C++ ops')"
@@ -48,4 +50,4 @@ demo: install
 		--show-dir $(CURDIR)/$(WORK_DIR)/show
 
 clean:
-	rm -rf $(VENV) work_dirs build mmpanfpn/*.so
+	rm -rf $(VENV) work_dirs build mmpanfpn/*.so mmpanfpn/.mim

@@ -70,7 +70,8 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Panoptic FPN speed and memory (vs mmdet)')
-    parser.add_argument('config', help='our config file')
+    parser.add_argument(
+        'config', help='our config file, or mmpanfpn::<path>')
     parser.add_argument('checkpoint', nargs='?', help='weights (optional)')
     parser.add_argument(
         '--vs-mmdet',
@@ -138,7 +139,9 @@ def _mmdet_config_path(name: str) -> str:
 
 def our_model_cfg(config: str, score_thr: Optional[float]):
     from mmengine.config import Config
-    model = Config.fromfile(config).model
+
+    from mmpanfpn.utils import resolve_config
+    model = Config.fromfile(resolve_config(config)).model
     model.backbone.init_cfg = None
     if score_thr is not None:
         model.test_cfg.rcnn.score_thr = score_thr

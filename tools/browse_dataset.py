@@ -17,12 +17,13 @@ from mmengine.utils import ProgressBar
 
 from mmpanfpn.datasets import read_panoptic_png
 from mmpanfpn.registry import DATASETS, VISUALIZERS
-from mmpanfpn.utils import register_all_modules
+from mmpanfpn.utils import register_all_modules, resolve_config
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
+    parser.add_argument(
+        'config', help='config file, or mmpanfpn::<path> of a packaged one')
     parser.add_argument(
         '--split', default='train', choices=['train', 'val', 'test'])
     parser.add_argument('--out-dir', default='work_dirs/browse')
@@ -35,7 +36,10 @@ def parse_args():
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
+    try:
+        cfg = Config.fromfile(resolve_config(args.config))
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}')
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpanfpn'))

@@ -22,7 +22,10 @@ from mmpanfpn.utils.tool_config import init_cpu_distributed, prepare_config
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
-    parser.add_argument('config', help='test config file path')
+    parser.add_argument(
+        'config',
+        help='config file, or mmpanfpn::<path> of a config the installed '
+        'package carries')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the metrics')
     parser.add_argument(

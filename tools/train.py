@@ -18,7 +18,10 @@ from mmpanfpn.utils.tool_config import init_cpu_distributed, prepare_config
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
-    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        'config',
+        help='config file, or mmpanfpn::<path> of a config the installed '
+        'package carries')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')

@@ -10,6 +10,8 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.dist import init_dist
 
+from .package_files import resolve_config
+
 # Top-level keys mmengine's Runner understands, beyond those a config has.
 RUNNER_KEYS = ('work_dir', 'load_from', 'resume', 'launcher', 'randomness',
                'experiment_name', 'cfg', 'auto_scale_lr', 'custom_hooks',
@@ -57,13 +59,13 @@ def prepare_config(config_path: str,
                    launcher: str = 'none') -> Config:
     """Load a config, apply CLI overrides and machine defaults.
 
+    - ``config_path``: a file, or a ``mmpanfpn::<path>`` name of a config
+      the installed package carries;
     - ``--cfg-options`` are checked for typos, then merged;
     - ``work_dir``: CLI > config > ``work_dirs/<config name>``;
     - without a GPU, distributed runs use gloo instead of nccl.
     """
-    if not osp.isfile(config_path):
-        raise FileNotFoundError(f'{config_path}: config file not found')
-    cfg = Config.fromfile(config_path)
+    cfg = Config.fromfile(resolve_config(config_path))
     cfg.launcher = launcher
     if cfg_options:
         check_cfg_options(cfg, cfg_options, config_path)

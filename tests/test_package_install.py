@@ -1,0 +1,194 @@
+"""A user's own project on an installed mmpanfpn: the wheel carries the configs
+and tools, a config in another folder inherits ``mmpanfpn::...``, and
+``mim`` finds the package and its models.
+
+The wheel is installed into a fresh venv that reuses the installed stack
+(``mmpanfpn/testing/wheel_env.py`` says how, and why the checkout and an
+editable mmpanfpn stay off its path); every command runs from a temporary
+folder. The default run builds the wheel without the C++ op and checks
+config resolution and ``mim search``. With ``MMPANFPN_TEST_WHEEL_TRAIN=1`` the
+wheel is built with the op, and the installed package also makes a
+synthetic set, trains 2 iterations with ``mim train`` and tests the
+checkpoint with ``mim test`` (README, "Install": the command and its time).
+"""
+import json
+import os
+import os.path as osp
+import subprocess
+import zipfile
+
+import pytest
+
+from mmpanfpn.testing.wheel_env import (build_wheel, clean_env, install_wheel,
+                                        make_venv, run)
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+TRAIN = os.environ.get('MMPANFPN_TEST_WHEEL_TRAIN') == '1'
+TINY = 'mmpanfpn::panoptic_fpn/panoptic-fpn_tiny_synthetic.py'
+
+pytest.importorskip('mim', reason='openmim (requirements-mim.txt)')
+
+USER_CONFIG = """\
+# a user's config, outside any mmpanfpn checkout
+_base_ = '{base}'
+data_root = '{data_root}/'
+train_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    ann_file=data_root + 'annotations/panoptic_val.json',
+    seg_prefix=data_root + 'annotations/panoptic_val/')
+test_evaluator = val_evaluator
+"""
+
+# run by the venv's python in the user's folder
+RESOLVE = """\
+import json, os.path as osp, sys
+import mmpanfpn
+from mmengine.config import Config
+from mmpanfpn.utils.tool_config import prepare_config
+mine = Config.fromfile('my_config.py')
+named = prepare_config(sys.argv[1])
+print(json.dumps(dict(
+    package=mmpanfpn.__file__,
+    ops=__import__('mmpanfpn.ops', fromlist=['x']).HAS_CPU_KERNEL,
+    named=named.filename,
+    data_root=mine.train_dataloader.dataset.data_root,
+    ann_file=mine.val_evaluator.ann_file,
+    channels=mine.model.neck.out_channels,
+    scope=mine.model.get('_scope_'),
+    max_iters=mine.train_cfg.max_iters,
+    same_model=mine.model.to_dict() == dict(named.model, _scope_='mmpanfpn'),
+)))
+"""
+
+
+@pytest.fixture(scope='module')
+def installed(tmp_path_factory):
+    """(venv python, user folder, wheel path): the wheel installed."""
+    work = str(tmp_path_factory.mktemp('wheel'))
+    wheel = build_wheel(ROOT, work, with_ops=TRAIN)
+    python = make_venv(osp.join(work, 'venv'))
+    user = osp.join(work, 'my_project')
+    os.makedirs(user)
+    install_wheel(python, wheel, cwd=user)
+    return python, user, wheel
+
+
+def test_the_wheel_carries_configs_tools_and_model_index(installed):
+    _, _, wheel = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ('mmpanfpn/.mim/model-index.yml',
+                 'mmpanfpn/.mim/configs/panoptic_fpn/metafile.yml',
+                 'mmpanfpn/.mim/configs/panoptic_fpn/'
+                 'panoptic-fpn_tiny_synthetic.py',
+                 'mmpanfpn/.mim/configs/_base_/default_runtime.py',
+                 'mmpanfpn/.mim/tools/train.py', 'mmpanfpn/.mim/tools/test.py',
+                 'mmpanfpn/.mim/tools/make_synthetic_dataset.py',
+                 'mmpanfpn/models/__init__.py'):
+        assert name in names, name
+    # every config of the checkout, nothing of the tests
+    configs = {
+        osp.relpath(osp.join(d, f), ROOT)
+        for d, _, files in os.walk(osp.join(ROOT, 'configs'))
+        for f in files if f.endswith(('.py', '.yml'))
+    }
+    assert {'mmpanfpn/.mim/' + c for c in configs} <= names
+    assert not [n for n in names if n.startswith('tests/')]
+    assert any(n.startswith('mmpanfpn/_ext') for n in names) == TRAIN
+
+
+def test_a_user_config_inherits_a_packaged_one(installed, tmp_path):
+    python, user, _ = installed
+    data_root = str(tmp_path / 'my_data')
+    with open(osp.join(user, 'my_config.py'), 'w') as f:
+        f.write(USER_CONFIG.format(base=TINY, data_root=data_root))
+    with open(osp.join(user, 'resolve.py'), 'w') as f:
+        f.write(RESOLVE)
+    out = json.loads(
+        run([python, 'resolve.py', TINY], cwd=user).stdout.splitlines()[-1])
+    venv = osp.dirname(osp.dirname(python))
+    # the installed package ran, not the checkout
+    assert out['package'].startswith(venv + os.sep), out['package']
+    assert out['ops'] == TRAIN
+    # the tools' "mmpanfpn::" name resolves into the installed package
+    assert out['named'].startswith(
+        osp.join(osp.dirname(out['package']), '.mim', 'configs'))
+    # what the user changed, and what was inherited unchanged
+    assert out['data_root'] == data_root + '/'
+    assert out['ann_file'] == data_root + '/annotations/panoptic_val.json'
+    assert (out['channels'], out['max_iters']) == (64, 200)
+    assert out['scope'] == 'mmpanfpn'
+    assert out['same_model']
+
+
+def test_an_unknown_name_is_refused_with_the_close_ones(installed):
+    python, user, _ = installed
+    proc = subprocess.run([
+        python, '-c', 'from mmpanfpn.utils import resolve_config; '
+        'resolve_config("mmpanfpn::panoptic_fpn/panoptic-fpn_tiny.py")'
+    ],
+                          cwd=user,
+                          env=clean_env(),
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+    assert ('mmpanfpn::panoptic_fpn/panoptic-fpn_tiny.py: no such config in '
+            'mmpanfpn; did you mean '
+            'mmpanfpn::panoptic_fpn/panoptic-fpn_tiny_synthetic.py') \
+        in proc.stderr
+
+
+def test_mim_search_lists_the_models(installed):
+    python, user, _ = installed
+    out = run([python, '-m', 'mim', 'search', 'mmpanfpn', '--valid-config'],
+              cwd=user).stdout
+    for name in ('panoptic-fpn_r50_fpn_1x_coco',
+                 'panoptic-fpn_r101_fpn_ms-3x_coco',
+                 'fpn_r50_4xb2-80k_cityscapes-512x1024',
+                 'fpn_swin-t-p4-w7_4xb4-160k_ade20k-512x512'):
+        assert f"'{name}'" in out, out
+    table = run([
+        python, '-m', 'mim', 'search', 'mmpanfpn', '--model', 'panopticfpn',
+        '--field', 'pq', 'weight'
+    ],
+                cwd=user).stdout
+    assert '40.2' in table and '44.1' in table, table
+
+
+@pytest.mark.skipif(not TRAIN, reason='MMPANFPN_TEST_WHEEL_TRAIN=1 runs it')
+def test_train_and_test_through_mim(installed, tmp_path):
+    python, user, _ = installed
+    data_root = str(tmp_path / 'my_data')
+    tools = osp.join(
+        run([python, '-c', 'import mmpanfpn, os.path as p; '
+             'print(p.dirname(mmpanfpn.__file__))'],
+            cwd=user).stdout.strip(), '.mim', 'tools')
+    run([
+        python,
+        osp.join(tools, 'make_synthetic_dataset.py'), data_root,
+        '--num-train', '4', '--num-val', '2', '--size', '64', '64'
+    ],
+        cwd=user)
+    with open(osp.join(user, 'my_config.py'), 'w') as f:
+        f.write(USER_CONFIG.format(base=TINY, data_root=data_root))
+    work_dir = str(tmp_path / 'work')
+    env = clean_env(OMP_NUM_THREADS='2')
+    # mim starts the installed package's tools/train.py with the venv's
+    # python; --launcher none is mim's
+    run([
+        python, '-m', 'mim', 'train', 'mmpanfpn', 'my_config.py',
+        '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2'
+    ],
+        cwd=user,
+        env=env)
+    checkpoint = osp.join(work_dir, 'iter_2.pth')
+    assert osp.isfile(checkpoint)
+    out = run([
+        python, '-m', 'mim', 'test', 'mmpanfpn', 'my_config.py',
+        '--checkpoint', checkpoint, '--work-dir', work_dir
+    ],
+              cwd=user,
+              env=env)
+    assert 'panoptic/PQ' in out.stdout + out.stderr
