@@ -7,16 +7,17 @@ installs with ``--no-build-isolation``); without torch, or with
 ``MMPANFPN_WITH_OPS=0``, the package installs without it and mmcv's kernel is
 used instead.
 
-Like mmdet and mmseg, the package carries the configs, the tools and
-``model-index.yml`` in ``mmpanfpn/.mim/``: a wheel (``pip install .``,
-``pip wheel .``) gets copies of them, written into the build folder only; an
-editable install (``pip install -e .``) gets symlinks in the checkout's
-``mmpanfpn/.mim`` (gitignored), so that edits to ``configs/`` show at once.
+Like mmdet and mmseg, a wheel (``pip install .``, ``pip wheel .``) carries
+the configs, the tools and ``model-index.yml`` in ``mmpanfpn/.mim/``, copied
+into the build folder only: the checkout gets no ``.mim`` (gitignored all the
+same). An editable install (``pip install -e .``) has none: mmengine and mim
+locate an installed package through its distribution, which an editable
+install puts in site-packages while the package stays in the checkout, so
+they would not look there (see README, "As a package").
 """
 import os
 import os.path as osp
 import shutil
-import sys
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
@@ -43,36 +44,28 @@ def ext_modules():
     return [ext], {'build_ext': BuildExtension.with_options(use_ninja=False)}
 
 
-def _replace(target):
-    if osp.islink(target) or osp.isfile(target):
-        os.remove(target)
-    elif osp.isdir(target):
-        shutil.rmtree(target)
+def add_mim_files(mim_dir):
+    """Copy the configs, tools and model index into ``mim_dir``.
 
-
-def add_mim_files(mim_dir, mode):
-    """Put the configs, tools and model index into ``mim_dir``.
-
-    The idea is mmdet's ``add_mim_extension`` (setup.py of mmdetection 3.x):
-    copies for a wheel, relative symlinks for an editable install. Unlike it,
-    the copies go to the build folder, never into the checkout, so a wheel
-    build leaves no stale copy behind for the editable install to read.
+    mmdet's ``add_mim_extension`` (setup.py of mmdetection 3.x) is the model:
+    the same three entries under ``<package>/.mim``. Unlike it, the copies
+    are made in the build folder, never in the checkout, so no stale copy is
+    left behind there.
 
     Args:
-        mim_dir (str): the ``.mim`` folder to fill (made if missing).
-        mode (str): ``'copy'`` or ``'symlink'``.
+        mim_dir (str): the ``.mim`` folder of the built package; replaced.
     """
-    os.makedirs(mim_dir, exist_ok=True)
+    if osp.isdir(mim_dir):
+        shutil.rmtree(mim_dir)
+    os.makedirs(mim_dir)
     for name in MIM_FILES:
         src = osp.join(ROOT, name)
         target = osp.join(mim_dir, name)
-        _replace(target)
-        if mode == 'symlink':
-            os.symlink(osp.relpath(src, mim_dir), target)
-        elif osp.isdir(src):
+        if osp.isdir(src):
             shutil.copytree(
-                src, target, ignore=shutil.ignore_patterns(
-                    '__pycache__', '*.pyc'))
+                src,
+                target,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
         else:
             shutil.copyfile(src, target)
 
@@ -83,12 +76,8 @@ class BuildPyWithMim(build_py):
     def run(self):
         super().run()
         if not getattr(self, 'editable_mode', False):
-            add_mim_files(
-                osp.join(self.build_lib, 'mmpanfpn', '.mim'), mode='copy')
+            add_mim_files(osp.join(self.build_lib, 'mmpanfpn', '.mim'))
 
-
-if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
-    add_mim_files(osp.join(ROOT, 'mmpanfpn', '.mim'), mode='symlink')
 
 modules, cmdclass = ext_modules()
 cmdclass['build_py'] = BuildPyWithMim

@@ -70,8 +70,7 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Panoptic FPN speed and memory (vs mmdet)')
-    parser.add_argument(
-        'config', help='our config file, or mmpanfpn::<path>')
+    parser.add_argument('config', help='our config file, or mmpanfpn::<path>')
     parser.add_argument('checkpoint', nargs='?', help='weights (optional)')
     parser.add_argument(
         '--vs-mmdet',

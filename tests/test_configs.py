@@ -162,3 +162,15 @@ def test_checkpoint_and_seed_hooks_are_ours(name):
         assert type(HOOKS.build(cfg.default_hooks.checkpoint)) is \
             AtomicCheckpointHook
         assert type(HOOKS.build(cfg.default_hooks.iter_seed)) is IterSeedHook
+
+
+def test_metafile_epochs_are_the_configs():
+    """configs/panoptic_fpn/metafile.yml (what ``mim search`` shows) gives each
+    config's schedule as the config has it."""
+    import yaml
+    with open(osp.join(CONFIG_DIR, 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    for model in models:
+        cfg = _parse(osp.basename(model['Config']))
+        assert cfg.train_cfg.max_epochs == model['Metadata']['Epochs'], \
+            model['Name']

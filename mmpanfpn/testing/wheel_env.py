@@ -1,16 +1,16 @@
-"""Build mmpanfpn's wheel and install it into a fresh virtual environment
-that reuses the already installed stack (torch, mmcv, mmdet, ...).
+"""Build mmpanfpn's wheel and install it into a fresh virtual environment that
+reuses the already installed stack (torch, mmcv, mmdet, ...).
 
-A fresh torch + mmcv install takes far too long for a test (mmcv compiles
-for minutes), so the new environment sees the third-party packages of the
-interpreter running the test through one ``.pth`` line naming its
-``site-packages``. Only that folder is added: the ``.pth`` files inside it
-are not run (Python runs those of site folders only), so an editable
-mmpanfpn installed there (a finder hook or a path to the checkout, both set
-up by such ``.pth`` files) stays invisible, and the new environment's own
-``site-packages``, which comes first on ``sys.path``, holds the wheel's
-mmpanfpn. The checkout itself is not on the path either: the commands run
-from a temporary folder, without ``PYTHONPATH``.
+A fresh torch + mmcv install takes far too long for a test (mmcv compiles for
+minutes), so the new environment sees the third-party packages of the
+interpreter running the test through one ``.pth`` line naming its site-packages
+folder. Only that folder is added: the ``.pth`` files inside it are not run
+(Python runs those of site folders only), so an editable mmpanfpn installed
+there (a finder hook or a path to the checkout, both set up by such ``.pth``
+files) stays invisible, and the new environment's own ``site-packages``, which
+comes first on ``sys.path``, holds the wheel's mmpanfpn. The checkout itself is
+not on the path either: the commands run from a temporary folder, without
+``PYTHONPATH``.
 """
 import os
 import os.path as osp
@@ -31,15 +31,17 @@ IGNORED = shutil.ignore_patterns('__pycache__', '*.pyc', '*.so', '.mim',
 
 
 def clean_env(**extra: str) -> Dict[str, str]:
-    """The environment for the new venv's commands: no ``PYTHONPATH`` (it
-    would put a checkout on the path), no user site-packages."""
+    """The environment for the new venv's commands: no ``PYTHONPATH`` (it would
+    put a checkout on the path), no user site-packages."""
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(PYTHONNOUSERSITE='1', PIP_DISABLE_PIP_VERSION_CHECK='1')
     env.update(extra)
     return env
 
 
-def run(cmd: List[str], cwd: str, env: Optional[dict] = None,
+def run(cmd: List[str],
+        cwd: str,
+        env: Optional[dict] = None,
         timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``cmd``; on failure raise with its output in the message."""
     proc = subprocess.run(
@@ -94,10 +96,8 @@ def make_venv(path: str) -> str:
     """
     run([sys.executable, '-m', 'venv', '--without-pip', path], cwd='/')
     python = osp.join(path, 'bin', 'python')
-    site_packages = run(
-        [python, '-c', 'import sysconfig; print(sysconfig.get_paths()'
-         '["purelib"])'],
-        cwd=path).stdout.strip()
+    probe = 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+    site_packages = run([python, '-c', probe], cwd=path).stdout.strip()
     shared = []
     for key in ('purelib', 'platlib'):
         folder = sysconfig.get_paths()[key]

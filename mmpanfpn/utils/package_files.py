@@ -2,9 +2,8 @@
 configs, and how mmengine learns that the ``mmpanfpn`` package has some.
 
 Like mmdet and mmseg, an installed mmpanfpn carries its configs, tools and
-model index in ``<package>/.mim/`` (setup.py puts them there: copies in a
-wheel, symlinks in an editable install). A config in the user's own folder
-inherits one by name::
+model index in ``<package>/.mim/`` (setup.py copies them into the wheel). A
+config in the user's own folder inherits one by name::
 
     _base_ = 'mmpanfpn::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'
 
@@ -36,9 +35,9 @@ def register_config_package() -> None:
 def package_config_root() -> str:
     """The folder whose relative paths ``mmpanfpn::`` names.
 
-    That is ``<package>/.mim/configs`` of the mmpanfpn being run, or, for a
-    package imported straight from a checkout that was never installed
-    (``PYTHONPATH=checkout``), the checkout's ``configs/``.
+    That is ``<package>/.mim/configs`` of the mmpanfpn being run (a wheel's),
+    or, for a package imported from a checkout (an editable install,
+    ``PYTHONPATH=checkout``), the checkout's ``configs/``.
 
     Returns:
         str: an existing folder.
