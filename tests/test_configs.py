@@ -164,13 +164,13 @@ def test_checkpoint_and_seed_hooks_are_ours(name):
         assert type(HOOKS.build(cfg.default_hooks.iter_seed)) is IterSeedHook
 
 
-def test_metafile_epochs_are_the_configs():
+def test_metafile_entries_describe_the_configs():
     """configs/panoptic_fpn/metafile.yml (what ``mim search`` shows) gives each
-    config's schedule as the config has it."""
+    config's schedule, backbone and optimizer as the config has them."""
     import yaml
+
+    from mmpanfpn.testing.model_zoo import check_metafile_entry
     with open(osp.join(CONFIG_DIR, 'metafile.yml')) as f:
         models = yaml.safe_load(f)['Models']
     for model in models:
-        cfg = _parse(osp.basename(model['Config']))
-        assert cfg.train_cfg.max_epochs == model['Metadata']['Epochs'], \
-            model['Name']
+        check_metafile_entry(model, _parse(osp.basename(model['Config'])))

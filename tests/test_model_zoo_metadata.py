@@ -12,6 +12,8 @@ import yaml
 from mmengine.config import Config
 from mmengine.utils import get_installed_path
 
+from mmpanfpn.testing.model_zoo import check_metafile_entry
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 CONFIGS = osp.join(ROOT, 'configs')
 # configs for the generated synthetic set (demo and tests): no zoo entry
@@ -115,13 +117,13 @@ def test_metafile_entries_are_complete(folder):
             assert model['Converted From']['Weights'] == model['Weights']
 
 
-def test_semantic_fpn_schedules_match_the_configs():
-    """The iterations ``mim search`` shows are the configs' (Panoptic FPN's
-    epochs: tests/test_configs.py, which has those configs parsed)."""
+def test_semantic_fpn_entries_describe_the_configs():
+    """Schedule, backbone and optimizer as ``mim search`` shows them are the
+    configs' (Panoptic FPN's: tests/test_configs.py, which has those configs
+    parsed)."""
     for model in metafile_models('semantic_fpn'):
-        cfg = Config.fromfile(osp.join(ROOT, model['Config']))
-        assert cfg.train_cfg.max_iters == model['Metadata']['Iterations'], \
-            model['Name']
+        check_metafile_entry(model,
+                             Config.fromfile(osp.join(ROOT, model['Config'])))
 
 
 @pytest.mark.parametrize('folder', sorted(UPSTREAM))
