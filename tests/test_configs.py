@@ -164,13 +164,14 @@ def test_checkpoint_and_seed_hooks_are_ours(name):
         assert type(HOOKS.build(cfg.default_hooks.iter_seed)) is IterSeedHook
 
 
-def test_metafile_entries_describe_the_configs():
-    """configs/panoptic_fpn/metafile.yml (what ``mim search`` shows) gives each
+@pytest.mark.parametrize('folder', [CONFIG_DIR, FCN_DIR])
+def test_metafile_entries_describe_the_configs(folder):
+    """The folder's metafile.yml (what ``mim search`` shows) gives each
     config's schedule, backbone and optimizer as the config has them."""
     import yaml
 
     from mmpanfpn.testing.model_zoo import check_metafile_entry
-    with open(osp.join(CONFIG_DIR, 'metafile.yml')) as f:
+    with open(osp.join(folder, 'metafile.yml')) as f:
         models = yaml.safe_load(f)['Models']
     for model in models:
         check_metafile_entry(model, _parse(osp.basename(model['Config'])))
