@@ -28,7 +28,12 @@ def register_config_package() -> None:
     other packages' entries, and everything else mmengine does, stay as they
     are. Idempotent.
     """
-    from mmengine.config.utils import MODULE2PACKAGE
+    try:
+        from mmengine.config.utils import MODULE2PACKAGE
+    except ImportError:
+        # no mmengine, no configs to resolve: the PQ core and
+        # tools/eval_panoptic.py run with numpy and OpenCV only
+        return
     MODULE2PACKAGE.setdefault(PACKAGE, PACKAGE)
 
 
