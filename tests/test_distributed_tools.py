@@ -295,7 +295,12 @@ def test_show_dir_draws_gt_and_prediction_side_by_side(synthetic_root,
     assert sorted(os.listdir(show_dir)) == sorted(n for n, _, _ in images)
     pred_differs = []
     for name, height, width in images:
-        source = mmcv.imread(osp.join(synthetic_root, 'val', name))
+        # each panel enlarged to 512 pixels on its long side
+        scale = 512 / max(height, width)
+        height, width = round(height * scale), round(width * scale)
+        source = mmcv.imresize(
+            mmcv.imread(osp.join(synthetic_root, 'val', name)),
+            (width, height))
         drawn = mmcv.imread(osp.join(show_dir, name))
         assert drawn.shape == (height, 2 * width, 3), name
         gt, pred = drawn[:, :width], drawn[:, width:]

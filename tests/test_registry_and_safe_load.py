@@ -1,5 +1,6 @@
 """Packaging: version, registry scope, dependency check, checkpoint loading,
 no side effects on import."""
+import os
 import pickle
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.registry import DefaultScope
 
 import mmpanfpn
+import mmpanfpn.engine
 from mmpanfpn.registry import DATASETS, MODELS, TRANSFORMS
 from mmpanfpn.testing import checkout_env
 from mmpanfpn.utils import dependencies
@@ -197,3 +199,41 @@ print('ok')
                           text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr
+
+
+def test_numpy_values_of_every_dtype_load_with_weights_only(tmp_path):
+    """Scalars, arrays and empty arrays of every numpy dtype, and ``bytes``, as
+    a metric or hook may leave them in ``meta``."""
+    mmpanfpn.engine.register_checkpoint_safe_globals()
+    codes = '?bBhHiIlLqQefdgFDGSUMm'
+    values = {}
+    for code in codes:
+        dtype = np.dtype(code if code not in 'Mm' else code + '8[s]')
+        array = np.zeros(3, dtype)
+        values[code] = (array, array[:0], array[0])
+    values['bytes'] = (b'', b'\x00\xff')
+    torch.save(dict(meta=values), tmp_path / 'dtypes.pth')
+    loaded = torch.load(tmp_path / 'dtypes.pth', weights_only=True)['meta']
+    for code in codes:
+        for got, saved in zip(loaded[code], values[code]):
+            assert isinstance(got, np.ndarray) == isinstance(saved, np.ndarray)
+            assert got.dtype == saved.dtype
+            assert got.shape == saved.shape
+    assert loaded['bytes'] == (b'', b'\x00\xff')
+
+
+def test_code_in_a_checkpoint_is_still_refused(tmp_path):
+    """Allowing ``bytes`` and every dtype lets no callable through: a pickle
+    that would run a shell command is refused, and the command never runs."""
+    mmpanfpn.engine.register_checkpoint_safe_globals()
+    witness = tmp_path / 'ran'
+
+    class Evil:
+
+        def __reduce__(self):
+            return os.system, (f'touch {witness}', )
+
+    torch.save(dict(meta=dict(bytes=b'', obj=Evil())), tmp_path / 'evil.pth')
+    with pytest.raises(pickle.UnpicklingError, match='system'):
+        torch.load(tmp_path / 'evil.pth', weights_only=True)
+    assert not witness.exists()

@@ -6,6 +6,11 @@
 Reads the raw annotations (image + panoptic PNG + segments), not the
 augmented training samples, so what is drawn is what the files say.
 """
+import warnings
+
+# setuptools' notice, raised by imports inside the OpenMMLab stack
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+
 import argparse
 import os
 import os.path as osp

@@ -12,6 +12,11 @@ The metric follows the COCO panoptic reference evaluation; see
 ``mmpanfpn/evaluation/functional/pq.py`` for the definition. Needs numpy and
 OpenCV only (no torch, no OpenMMLab package).
 """
+import warnings
+
+# setuptools' notice, raised by imports inside the OpenMMLab stack
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+
 import argparse
 import json
 import sys

@@ -5,6 +5,11 @@ Example::
     python tools/make_synthetic_dataset.py data/synthetic --num-train 240 \
         --num-val 40 --size 128 128 --seed 0
 """
+import warnings
+
+# setuptools' notice, raised by imports inside the OpenMMLab stack
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+
 import argparse
 
 from mmpanfpn.datasets.synthetic import make_synthetic_panoptic

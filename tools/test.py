@@ -7,6 +7,11 @@
 CHECKPOINT may also be a ``last_checkpoint`` file written by the runner
 (it holds the path of the latest checkpoint).
 """
+import warnings
+
+# setuptools' notice, raised by imports inside the OpenMMLab stack
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+
 import argparse
 import os
 import os.path as osp

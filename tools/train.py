@@ -4,15 +4,23 @@ python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]     [--amp]
 [--auto-scale-lr] [--cfg-options k=v ...]     [--launcher
 {none,pytorch,slurm,mpi}]
 """
+import warnings
+
+# setuptools' notice, raised by imports inside the OpenMMLab stack
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+
 import argparse
 import os
+import sys
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmpanfpn.engine import find_resume_checkpoint
+from mmpanfpn.engine import (check_checkpoint_fits, check_resume_checkpoint,
+                             find_resume_checkpoint)
 from mmpanfpn.registry import RUNNERS
 from mmpanfpn.utils import register_all_modules
+from mmpanfpn.utils.errors import error_message
 from mmpanfpn.utils.tool_config import init_cpu_distributed, prepare_config
 
 
@@ -89,11 +97,35 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    if cfg.get('resume'):
+        try:
+            check_resume_checkpoint(cfg.load_from)
+        except (FileNotFoundError, ValueError) as err:
+            raise SystemExit(f'error: --resume: {err}')
+    try:
+        if 'runner_type' not in cfg:
+            runner = Runner.from_cfg(cfg)
+        else:
+            runner = RUNNERS.build(cfg)
+        if cfg.get('resume'):
+            try:
+                check_checkpoint_fits(runner.model, cfg.load_from)
+            except ValueError as err:
+                # the mismatched keys first, the file last
+                summary, _, keys = str(err).partition('\n')
+                print(keys, file=sys.stderr)
+                raise SystemExit(f'error: --resume: {summary.rstrip(":")}')
+        runner.train()
+    except (FileNotFoundError, ValueError) as err:
+        # broken data or checkpoint: the message names the file and the
+        # field or id; a dataset not made yet also gets the config's recipe
+        message = error_message(err)
+        recipe = cfg.get('data_preparation')
+        data_root = cfg.train_dataloader.dataset.get('data_root')
+        if (recipe and isinstance(err, FileNotFoundError) and data_root
+                and not os.path.isdir(data_root)):
+            message += f' (make the data: {recipe})'
+        raise SystemExit(f'error: {message}')
 
 
 if __name__ == '__main__':

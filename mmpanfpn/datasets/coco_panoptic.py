@@ -7,7 +7,7 @@ mmdet's PanopticFPN checkpoints use; ``metainfo['label2cat']`` maps them back
 to the dataset's category ids.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Tuple
 
 from mmdet.datasets import BaseDetDataset
 from mmengine.logging import print_log
@@ -120,7 +120,8 @@ class CocoPanopticDataset(BaseDetDataset):
         self._metainfo.update(label_space)
         if self._metainfo.get('palette') is None:
             self._metainfo['palette'] = [
-                tuple(ann.categories[c].get('color', _default_color(i)))
+                tuple(ann.categories[c].get('color',
+                                            generated_palette(i + 1, i)[0]))
                 for i, c in enumerate(label_space['label2cat'])
             ]
         cat2label = {c: i for i, c in enumerate(label_space['label2cat'])}
@@ -205,7 +206,12 @@ class CocoPanopticDataset(BaseDetDataset):
         return [i['bbox_label'] for i in self.get_data_info(idx)['instances']]
 
 
-def _default_color(index: int) -> Sequence[int]:
-    # A fixed, well-spread palette for datasets whose categories have none.
-    return ((index * 67 + 31) % 256, (index * 139 + 83) % 256,
-            (index * 211 + 151) % 256)
+def generated_palette(num_classes: int,
+                      start: int = 0) -> List[Tuple[int, int, int]]:
+    """Fixed, well-spread RGB colours for classes without any.
+
+    Returns:
+        list[tuple]: the colours of classes ``start`` to ``num_classes - 1``.
+    """
+    return [((i * 67 + 31) % 256, (i * 139 + 83) % 256, (i * 211 + 151) % 256)
+            for i in range(start, num_classes)]

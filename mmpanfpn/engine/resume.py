@@ -39,3 +39,43 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     warnings.warn(f'{reason}; resuming from the newest checkpoint in '
                   f'{work_dir}: {latest}')
     return latest
+
+
+def check_resume_checkpoint(path: str) -> None:
+    """Refuse, naming ``path``, a checkpoint ``--resume`` cannot continue
+    from: missing, unreadable (truncated, or not written by ``torch.save``) or
+    not a training checkpoint of an MMEngine runner (``meta.epoch``,
+    ``meta.iter``, ``state_dict`` and ``message_hub``, which the runner reads
+    without checking).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: it cannot be resumed from; the message says why.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: checkpoint not found')
+    try:
+        checkpoint = _load_checkpoint(path, map_location='cpu')
+    except Exception as err:  # torch raises a different type per damage
+        reason = str(err).strip().splitlines()[0] if str(err) else ''
+        raise ValueError(
+            f'{path}: not a readable checkpoint (truncated, or not written '
+            f'by torch.save): {type(err).__name__}: {reason}') from None
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    missing = [
+        key for key, found in (
+            ('state_dict',
+             isinstance(checkpoint, dict) and 'state_dict' in checkpoint),
+            ('message_hub',
+             isinstance(checkpoint, dict) and 'message_hub' in checkpoint),
+            ('meta.epoch', isinstance(meta, dict) and 'epoch' in meta),
+            ('meta.iter', isinstance(meta, dict) and 'iter' in meta))
+        if not found
+    ]
+    if missing:
+        raise ValueError(
+            f'{path}: not a training checkpoint of an MMEngine runner (no '
+            f'{", ".join(missing)}); to start from its weights instead, '
+            f'train with --cfg-options load_from={path}')

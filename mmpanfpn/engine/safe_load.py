@@ -2,10 +2,11 @@
 
 Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, which refuses
 any class it does not know. MMEngine checkpoints carry a few such objects in
-``meta`` and ``message_hub`` (``HistoryBuffer``, numpy arrays and scalars), so
-``--resume`` failed with ``UnpicklingError``. Instead of switching
-``weights_only`` off (which would run arbitrary pickled code), exactly those
-types are declared safe.
+``meta`` and ``message_hub`` (``HistoryBuffer``, numpy arrays and scalars of
+any dtype, and ``bytes``: an empty array, e.g. the history of a buffer nothing
+was logged to yet, pickles its data as ``bytes()``), so ``--resume`` failed
+with ``UnpicklingError``. Instead of switching ``weights_only`` off (which
+would run arbitrary pickled code), exactly those types are declared safe.
 """
 import codecs
 import pickle
@@ -42,15 +43,22 @@ def checkpoint_safe_globals() -> List[object]:
     except ImportError:  # numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
 
-    dtype_classes = [type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFDGSUV']
+    # every dtype a numpy array or scalar can have (object arrays too: their
+    # items go through the same allow-list)
+    dtype_classes = [
+        type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFDGSUVOMm'
+    ]
     return [
         HistoryBuffer,
         np.ndarray,
         np.dtype,
         _reconstruct,
         scalar,
-        # numpy pickles byte strings of arrays through codecs.encode
+        # numpy pickles byte strings of arrays through codecs.encode, and an
+        # empty one (protocol 2) as bytes()
         codecs.encode,
+        bytes,
+        (bytes, '__builtin__.bytes'),
         *dtype_classes,
         # pickle protocol 2 (torch.save's default) names builtins __builtin__
         (_history_buffer_method, '__builtin__.getattr'),

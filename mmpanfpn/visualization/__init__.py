@@ -1,4 +1,8 @@
 from .panoptic_visualizer import (PanopticLocalVisualizer, panoptic_colors,
-                                  thing_outlines)
+                                  semantic_segments, thing_outlines,
+                                  upscale_for_display)
 
-__all__ = ['PanopticLocalVisualizer', 'panoptic_colors', 'thing_outlines']
+__all__ = [
+    'PanopticLocalVisualizer', 'panoptic_colors', 'semantic_segments',
+    'thing_outlines', 'upscale_for_display'
+]

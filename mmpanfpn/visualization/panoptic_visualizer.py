@@ -3,7 +3,9 @@
 Each segment gets a colour (stuff: its class colour; things: the class colour
 shifted per instance, so touching instances stay apart), things get a white
 outline, and a legend lists the classes present. Ground truth and prediction
-are drawn side by side when both are present. Images go to the configured vis
+are drawn side by side when both are present. Small images are enlarged first
+(a 128-pixel image would otherwise be a quarter legend). Semantic label maps
+are drawn the same way, one segment per class. Images go to the configured vis
 backends (local folder, TensorBoard, ...).
 """
 from typing import List, Optional, Sequence, Tuple
@@ -14,6 +16,7 @@ import numpy as np
 from mmengine.visualization import Visualizer
 
 from mmpanfpn.registry import VISUALIZERS
+from ..datasets.coco_panoptic import generated_palette
 from ..datasets.panoptic_format import read_panoptic_png, segment_index
 
 
@@ -34,6 +37,60 @@ def panoptic_colors(id_map: np.ndarray, segments: Sequence[dict],
     return colors[index].astype(np.uint8)
 
 
+def upscale_for_display(image: np.ndarray, label_map: np.ndarray,
+                        min_long_side: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Enlarge an image and its label map until the long side has at least
+    ``min_long_side`` pixels (unchanged when it already has).
+
+    The image is resampled bilinearly; the label map by nearest neighbour,
+    so that it keeps its ids (a 2x3 map enlarged to 4x6 repeats every label
+    in a 2x2 block).
+
+    Args:
+        image (np.ndarray): (H, W, 3) uint8.
+        label_map (np.ndarray): (H, W) ids or labels, any integer type.
+        min_long_side (int): Pixels wanted on the long side; 0 keeps the
+            size.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: the (H', W', 3) image and the (H', W')
+        label map, of the input dtypes.
+    """
+    h, w = label_map.shape
+    if max(h, w) >= min_long_side:
+        return image, label_map
+    scale = min_long_side / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    rows = np.arange(new_h) * h // new_h
+    cols = np.arange(new_w) * w // new_w
+    image = mmcv.imresize(image, (new_w, new_h), interpolation='bilinear')
+    return image, label_map[rows[:, None], cols]
+
+
+def semantic_segments(
+        label_map: np.ndarray,
+        ignore_index: int = 255) -> Tuple[np.ndarray, List[dict]]:
+    """A semantic label map as a segment-id map with one stuff segment per
+    class present (id = label + 1; ``ignore_index`` becomes void, 0).
+
+    Args:
+        label_map (np.ndarray): (H, W) class labels.
+        ignore_index (int): Label of unlabeled pixels. Defaults to 255.
+
+    Returns:
+        tuple[np.ndarray, list[dict]]: the (H, W) int64 id map and the
+        segments (``id``, ``category``, ``isthing=False``).
+    """
+    label_map = np.asarray(label_map, np.int64)
+    id_map = np.where(label_map == ignore_index, 0, label_map + 1)
+    labels = np.unique(label_map[label_map != ignore_index])
+    segments = [
+        dict(id=int(label) + 1, category=int(label), isthing=False)
+        for label in labels
+    ]
+    return id_map, segments
+
+
 def thing_outlines(id_map: np.ndarray, segments: Sequence[dict]) -> np.ndarray:
     """A boolean (H, W) mask of the boundary pixels of thing segments."""
     thing_ids = [
@@ -50,6 +107,9 @@ def thing_outlines(id_map: np.ndarray, segments: Sequence[dict]) -> np.ndarray:
     return boundary & np.isin(id_map, thing_ids)
 
 
+Palette = Tuple[int, int, int]
+
+
 @VISUALIZERS.register_module()
 class PanopticLocalVisualizer(Visualizer):
     """Draws GT and predicted panoptic segmentations (see module docstring).
@@ -61,6 +121,9 @@ class PanopticLocalVisualizer(Visualizer):
     Args:
         name (str): Instance name. Defaults to 'visualizer'.
         alpha (float): Opacity of the segment colours. Defaults to 0.6.
+        min_long_side (int): Smaller pictures are enlarged to this many
+            pixels on the long side (see :func:`upscale_for_display`); 0
+            keeps the image size. Defaults to 512.
         **kwargs: ``vis_backends``, ``save_dir`` as in
             :class:`mmengine.visualization.Visualizer`.
     """
@@ -68,9 +131,11 @@ class PanopticLocalVisualizer(Visualizer):
     def __init__(self,
                  name: str = 'visualizer',
                  alpha: float = 0.6,
+                 min_long_side: int = 512,
                  **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.alpha = alpha
+        self.min_long_side = min_long_side
 
     # MMEngine sets the meta (class names, palette) on rank 0 only; every
     # rank draws its own share of ``tools/test.py --show-dir`` pictures, so
@@ -83,14 +148,15 @@ class PanopticLocalVisualizer(Visualizer):
     def dataset_meta(self, dataset_meta: dict) -> None:
         self._dataset_meta = dataset_meta
 
-    def _palette(self) -> List[Tuple[int, int, int]]:
+    def _palette(self, segments: Sequence[dict] = ()) -> List[Palette]:
+        """The meta's palette, extended with generated colours to every class
+        name and every label of ``segments`` (never indexed past its end)."""
         meta = self.dataset_meta or {}
-        classes = meta.get('classes') or ()
-        palette = meta.get('palette')
-        if palette is None or len(palette) < len(classes):
-            palette = [((i * 67 + 31) % 256, (i * 139 + 83) % 256,
-                        (i * 211 + 151) % 256) for i in range(len(classes))]
-        return [tuple(int(c) for c in p) for p in palette]
+        palette = [tuple(int(c) for c in p) for p in meta.get('palette') or ()]
+        wanted = max([len(meta.get('classes') or ())] +
+                     [s['category'] + 1 for s in segments])
+        palette += generated_palette(wanted, len(palette))
+        return palette
 
     def draw_panoptic(self, image: np.ndarray, id_map: np.ndarray,
                       segments: Sequence[dict]) -> np.ndarray:
@@ -103,11 +169,13 @@ class PanopticLocalVisualizer(Visualizer):
                 and ``isthing`` of each segment.
 
         Returns:
-            np.ndarray: the (H, W, 3) RGB picture, with a class legend.
+            np.ndarray: the (H, W, 3) RGB picture, with a class legend,
+            enlarged to ``min_long_side`` when smaller.
         """
-        palette = self._palette()
+        palette = self._palette(segments)
         if id_map.shape != image.shape[:2]:
             image = mmcv.imresize(image, id_map.shape[::-1])
+        image, id_map = upscale_for_display(image, id_map, self.min_long_side)
         colors = panoptic_colors(id_map, segments, palette)
         labeled = (id_map > 0)[..., None]
         blend = np.where(labeled,
@@ -115,6 +183,24 @@ class PanopticLocalVisualizer(Visualizer):
                          image).astype(np.uint8)
         blend[thing_outlines(id_map, segments)] = 255
         return self._draw_legend(blend, segments, palette)
+
+    def draw_semantic(self,
+                      image: np.ndarray,
+                      label_map: np.ndarray,
+                      ignore_index: int = 255) -> np.ndarray:
+        """Blend a semantic segmentation onto an RGB image, as
+        :meth:`draw_panoptic` does with one segment per class.
+
+        Args:
+            image (np.ndarray): (H, W, 3) RGB uint8.
+            label_map (np.ndarray): (H, W) class labels.
+            ignore_index (int): Label left undrawn. Defaults to 255.
+
+        Returns:
+            np.ndarray: the RGB picture, with a class legend.
+        """
+        return self.draw_panoptic(image,
+                                  *semantic_segments(label_map, ignore_index))
 
     def _draw_legend(self, image: np.ndarray, segments: Sequence[dict],
                      palette: Sequence[Tuple[int, int, int]]) -> np.ndarray:
@@ -138,7 +224,7 @@ class PanopticLocalVisualizer(Visualizer):
                           tuple(int(c) for c in palette[label]), -1)
             cv2.rectangle(image, (2, y), (2 + box, y + box), (255, 255, 255),
                           1)
-            text = str(classes[label])
+            text = str(classes[label] if label < len(classes) else label)
             (tw, _), _ = cv2.getTextSize(text, font, scale, 1)
             x0, x1 = 5 + box, min(w, 9 + box + tw)
             if x1 > x0:  # darken behind the text

@@ -6,6 +6,9 @@
 _base_ = './coco_panoptic.py'
 
 data_root = 'data/ADEChallengeData2016/'
+# what tools/train.py suggests when the files are missing
+data_preparation = ('python tools/dataset_converters/ade20k_panoptic.py '
+                    'data/ADEChallengeData2016')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadPanopticAnnotations'),

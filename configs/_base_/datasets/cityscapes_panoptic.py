@@ -8,6 +8,9 @@
 _base_ = './coco_panoptic.py'
 
 data_root = 'data/cityscapes/'
+# what tools/train.py suggests when the files are missing
+data_preparation = (
+    'python tools/dataset_converters/cityscapes_panoptic.py data/cityscapes')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadPanopticAnnotations'),

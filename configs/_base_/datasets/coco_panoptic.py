@@ -5,6 +5,9 @@
 # Class names and the thing/stuff split are read from the annotation file.
 dataset_type = 'CocoPanopticDataset'
 data_root = 'data/coco/'
+# what tools/train.py suggests when the files are missing
+data_preparation = ('download COCO 2017 and its panoptic annotations into '
+                    'data/coco/ (README.md, "Data preparation")')
 backend_args = None
 
 train_pipeline = [

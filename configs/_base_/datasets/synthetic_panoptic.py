@@ -4,6 +4,8 @@
 _base_ = './coco_panoptic.py'
 
 data_root = 'data/synthetic/'
+# what tools/train.py suggests when the files are missing
+data_preparation = 'python tools/make_synthetic_dataset.py data/synthetic'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadPanopticAnnotations'),

@@ -7,6 +7,8 @@
 # resizing or cropping.
 dataset_type = 'BaseSegDataset'
 data_root = 'data/synthetic/'
+# what tools/train.py suggests when the files are missing
+data_preparation = 'python tools/make_synthetic_dataset.py data/synthetic'
 metainfo = dict(
     classes=('circle', 'sky', 'square', 'water', 'triangle', 'grass'),
     palette=[[220, 40, 40], [135, 190, 235], [40, 180, 60], [30, 60, 140],

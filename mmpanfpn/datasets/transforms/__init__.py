@@ -1,3 +1,3 @@
-from .loading import LoadPanopticAnnotations
+from .loading import LoadImageFromFile, LoadPanopticAnnotations
 
-__all__ = ['LoadPanopticAnnotations']
+__all__ = ['LoadImageFromFile', 'LoadPanopticAnnotations']

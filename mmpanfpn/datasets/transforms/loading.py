@@ -1,10 +1,33 @@
+import cv2
 import numpy as np
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmdet.datasets.transforms import LoadAnnotations
 from mmdet.structures.mask import BitmapMasks
 
 from mmpanfpn.registry import TRANSFORMS
 from ..panoptic_format import (VOID_ID, UnlistedSegmentIds, read_panoptic_png,
                                segment_index)
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` with errors that name the image: a missing
+    file is a ``FileNotFoundError``, one that does not decode a ``ValueError``
+    (mmcv asserts, or lets OpenCV fail on an empty file).
+
+    Same arguments as mmcv's; configs in the ``mmpanfpn`` scope get it by the
+    usual name.
+    """
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        try:
+            loaded = super().transform(results)
+        except FileNotFoundError:
+            raise FileNotFoundError(f'{path}: image not found') from None
+        except (AssertionError, cv2.error, ValueError):
+            raise ValueError(f'{path}: not a readable image') from None
+        return loaded
 
 
 @TRANSFORMS.register_module()
