@@ -11,6 +11,7 @@ import pytest
 
 from mmpanfpn.apis import (inference_model, init_model, model_kind,
                            run_image_demo)
+from mmpanfpn.testing import checkout_env
 
 ROOT = osp.join(osp.dirname(__file__), '..')
 TINY = osp.join(ROOT, 'configs', 'panoptic_fpn',
@@ -222,7 +223,8 @@ def test_image_demo_cli_on_coco_config_without_data(tmp_path):
         'model.test_cfg.panoptic.score_thr=0',
         'model.test_cfg.panoptic.stuff_area_limit=0'
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tmp_path, env=checkout_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     warned = [
         line for line in proc.stderr.splitlines() if 'Warning: ' in line and (

@@ -24,6 +24,7 @@ from mmpanfpn.datasets import id2rgb, read_panoptic_png
 from mmpanfpn.datasets.synthetic import make_synthetic_panoptic
 from mmpanfpn.engine import check_resume_checkpoint
 from mmpanfpn.registry import DATASETS
+from mmpanfpn.testing import checkout_env
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -207,7 +208,7 @@ def test_each_broken_family_names_the_file_and_field(family, clean_set,
 
 
 def _train(args, cwd) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env = dict(checkout_env(), OMP_NUM_THREADS='1')
     return subprocess.run(
         [sys.executable, TRAIN, TINY] + args,
         capture_output=True,

@@ -11,6 +11,7 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
+from mmpanfpn.testing import checkout_env
 from mmpanfpn.visualization import (PanopticLocalVisualizer, panoptic_colors,
                                     semantic_segments, thing_outlines,
                                     upscale_for_display)
@@ -109,7 +110,8 @@ def test_browse_dataset_enlarges_small_images(synthetic_root, tmp_path):
         f'train_dataloader.dataset.data_root={synthetic_root}'
     ],
                           capture_output=True,
-                          text=True)
+                          text=True,
+                          env=checkout_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'pkg_resources' not in proc.stderr
     names = sorted(os.listdir(tmp_path))
