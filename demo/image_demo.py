@@ -30,7 +30,9 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('inputs', help='an image file or a folder of images')
-    parser.add_argument('config', help='model config file')
+    parser.add_argument(
+        'config',
+        help='model config file, or mmpanfpn::<path> of a packaged config')
     parser.add_argument('--weights', help='checkpoint file')
     parser.add_argument('--out-dir', default='outputs')
     parser.add_argument('--device', default='cpu')

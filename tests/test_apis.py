@@ -101,13 +101,19 @@ def _small_image(path, height=48, width=64):
 def test_semantic_fpn_through_the_same_api(tmp_path, monkeypatch):
     """A Semantic FPN config builds an mmseg segmentor and gives mmseg's
     ``SegDataSample``; with no data on disk (cwd without ``data/``) the class
-    names are those of the config's dataset class (Cityscapes')."""
+    names are those of the config's dataset class (Cityscapes').
+
+    The config is named as the package carries it (``mmpanfpn::``), from a
+    folder outside the checkout.
+    """
     from mmseg.datasets import CityscapesDataset
     from mmseg.structures import SegDataSample
     monkeypatch.chdir(tmp_path)
-    config = osp.join(SEMANTIC, 'fpn_r50_4xb2-80k_cityscapes-512x1024.py')
+    config = 'mmpanfpn::semantic_fpn/fpn_r50_4xb2-80k_cityscapes-512x1024.py'
     # the Cityscapes test scale (2048x1024) made small, for speed
     model = init_model(config, cfg_options={'test_pipeline.1.scale': (64, 32)})
+    assert model.cfg.filename == osp.realpath(
+        osp.join(SEMANTIC, 'fpn_r50_4xb2-80k_cityscapes-512x1024.py'))
     assert model_kind(model.cfg) == 'semantic'
     assert model.dataset_meta['classes'] == CityscapesDataset.METAINFO[
         'classes']

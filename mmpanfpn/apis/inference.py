@@ -24,7 +24,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import MODELS
 
-from mmpanfpn.utils import register_all_modules
+from mmpanfpn.utils import register_all_modules, resolve_config
 from .dataset_meta import panoptic_class_counts, resolve_dataset_meta
 
 ImagesType = Union[str, np.ndarray, Sequence[str], Sequence[np.ndarray]]
@@ -80,7 +80,8 @@ def init_model(config: Union[str, Path, Config],
     """Build a model from a config file and optionally load a checkpoint.
 
     Args:
-        config (str | Path | Config): Config file path or object.
+        config (str | Path | Config): Config file path, ``mmpanfpn::``
+            name of a packaged config, or config object.
         checkpoint (str, optional): Checkpoint path (mmdet's PanopticFPN and
             mmseg's sem_fpn zoo checkpoints load as they are).
         device (str): 'cpu' or 'cuda:N'. Defaults to 'cpu'.
@@ -101,7 +102,7 @@ def init_model(config: Union[str, Path, Config],
     register_all_modules(init_default_scope=False)
     if isinstance(config, (str, Path)):
         source = str(config)
-        config = Config.fromfile(config)
+        config = Config.fromfile(resolve_config(source))
     else:
         source = config.filename or 'config'
         config = copy.deepcopy(config)
