@@ -16,6 +16,8 @@ SUPPORTED = {
     'mmdet': ('3.3.0', '3.4.0', 'pip install mmdet==3.3.0'),
     'mmsegmentation': ('1.2.0', '1.3.0', 'pip install mmsegmentation==1.2.2'),
     'pycocotools': ('2.0.0', None, 'pip install pycocotools'),
+    # the default COCOeval and offline PQ engine ('fast')
+    'hotcoco': ('1.3.0', '2.0.0', 'pip install hotcoco==1.3.0'),
 }
 
 

@@ -66,5 +66,8 @@ val_evaluator = dict(
     ann_file=data_root + 'annotations/panoptic_val2017.json',
     seg_prefix=data_root + 'annotations/panoptic_val2017/',
     metric=['pq', 'bbox', 'segm', 'miou'],
+    # the AP's COCOeval: 'fast' (hotcoco's, the same numbers) or
+    # 'pycocotools'
+    coco_eval_engine='fast',
     backend_args=backend_args)
 test_evaluator = val_evaluator

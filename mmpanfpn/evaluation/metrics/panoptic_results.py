@@ -18,6 +18,7 @@ from ..functional.label_space import LabelSpace
 from ..functional.pq import PQStat, percent_metrics
 from ..functional.tables import (iou_classwise_table, pq_classwise_table,
                                  pq_summary_table)
+from .coco_ap_metric import CocoMetricWithEngine
 
 
 def unique_by_image(results: List[dict]) -> List[dict]:
@@ -61,12 +62,16 @@ def pq_metrics(results: List[dict], labels: LabelSpace,
     }
 
 
-def ap_metrics(results: List[dict], metrics: List[str], labels: LabelSpace,
-               coco_metric: Optional[CocoMetric], classwise: bool,
-               outfile_prefix: Optional[str]) -> dict:
-    """``coco/*``: box / mask AP with pycocotools, through mmdet's
-    ``CocoMetric`` (``coco_metric`` when an instances file is given,
-    else one over the ``coco_gt`` records)."""
+def ap_metrics(results: List[dict],
+               metrics: List[str],
+               labels: LabelSpace,
+               coco_metric: Optional[CocoMetric],
+               classwise: bool,
+               outfile_prefix: Optional[str],
+               coco_eval_engine: str = 'fast') -> dict:
+    """``coco/*``: box / mask AP through mmdet's ``CocoMetric``
+    (``coco_metric`` when an instances file is given, else one over the
+    ``coco_gt`` records, with the ``coco_eval_engine``'s ``COCOeval``)."""
     preds = [r['coco_pred'] for r in results]
     if 'segm' not in metrics:
         # CocoMetric dumps masks (and expects them) when the first has
@@ -79,7 +84,8 @@ def ap_metrics(results: List[dict], metrics: List[str], labels: LabelSpace,
                     coco_instances_json([r['coco_gt'] for r in results],
                                         labels.thing_cat_ids,
                                         labels.thing_classes), f)
-            coco_metric = CocoMetric(
+            coco_metric = CocoMetricWithEngine(
+                coco_eval_engine=coco_eval_engine,
                 ann_file=gt_file,
                 metric=metrics,
                 classwise=classwise,
