@@ -168,22 +168,32 @@ def tool():
 
 def test_cli_matches_hand_computed_values(tmp_path, monkeypatch, capsys):
     args = write_dataset(tmp_path) + ['--classwise']
-    # a worker pool, in a fresh interpreter
+    # a worker pool, in a fresh interpreter; the default engine (hotcoco's)
     proc = run_cli(args + ['--nproc', '2', '--out', str(tmp_path / 'a.json')])
     assert proc.returncode == 0, proc.stderr
     assert 'person' in proc.stdout and 'Things' in proc.stdout
-    # no pool
-    assert run_cli_here(
-        args + ['--nproc', '1', '--out',
-                str(tmp_path / 'b.json')], monkeypatch) == 0
-    assert 'person' in capsys.readouterr().out
-    with_pool, without_pool = (
+    # no pool, each engine
+    for engine in ('fast', 'ours'):
+        assert run_cli_here(
+            args + [
+                '--nproc', '1', '--engine', engine, '--out',
+                str(tmp_path / f'{engine}.json')
+            ], monkeypatch) == 0
+        assert 'person' in capsys.readouterr().out
+    with_pool, fast, ours = (
         json.loads((tmp_path / name).read_text())
-        for name in ('a.json', 'b.json'))
-    assert with_pool == without_pool
+        for name in ('a.json', 'fast.json', 'ours.json'))
     assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
+    # hotcoco's engine does not compare the JSON areas with the pixels
+    for metrics in (with_pool, fast):
+        assert metrics['engine'] == 'fast'
+        assert metrics['num_area_mismatches'] is None
+    assert (ours['engine'], ours['num_area_mismatches']) == ('ours', 0)
+    for metrics in (with_pool, fast, ours):
+        check_hand_computed(metrics)
 
-    metrics = with_pool
+
+def check_hand_computed(metrics: dict) -> None:
     for key, value in EXPECTED.items():
         assert metrics[key] == pytest.approx(value), key
     assert metrics['classwise']['person'] == pytest.approx({
@@ -210,7 +220,6 @@ def test_cli_matches_hand_computed_values(tmp_path, monkeypatch, capsys):
         'FP': 0,
         'FN': 0
     }
-    assert metrics['num_area_mismatches'] == 0
 
 
 # what the offline evaluator must run without: numpy and OpenCV suffice
@@ -287,7 +296,9 @@ def test_area_mismatch_is_reported(tmp_path, tool, capsys):
     gt['annotations'][0]['segments_info'][1]['area'] = 9  # 8 pixels
     (tmp_path / 'gt.json').write_text(json.dumps(gt))
     out = tmp_path / 'pq.json'
-    assert tool.main(args + ['--nproc', '1', '--out', str(out)]) == 0
+    assert tool.main(args +
+                     ['--nproc', '1', '--engine', 'ours', '--out',
+                      str(out)]) == 0
     assert 'segment 70000 has "area" 9 in JSON but 8 pixels' in (
         capsys.readouterr().err)
     metrics = json.loads(out.read_text())
