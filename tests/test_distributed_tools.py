@@ -452,5 +452,7 @@ def test_tensorboard_backend_by_config(options, tmp_path, monkeypatch):
     calls = _FakeSummaryWriter.calls
     # mmengine's Visualizer puts the backends under <save_dir>/vis_data
     assert calls[0] == ('init', osp.join(str(tmp_path), 'vis_data'))
-    assert ('image', 'val_img', (3, 4, 3), 5, 'HWC') in calls
+    # the 3x4 picture is enlarged to 512 px on its long side (x128), as
+    # every picture the visualizer draws
+    assert ('image', 'val_img', (384, 512, 3), 5, 'HWC') in calls
     assert ('scalar', 'loss', 1.5, 5) in calls
