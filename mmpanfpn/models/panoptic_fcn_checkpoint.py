@@ -1,30 +1,30 @@
 """Official Panoptic FCN checkpoints (yanwei-li/PanopticFCN, detectron2) as
 :class:`PanopticFCN` state dicts, and back.
 
-Key families (official -> ours; ``k`` a tower conv, numbered from 1
-officially and from 0 here)::
+Key families, official -> ours (``k`` a tower conv, numbered from 1
+officially and from 0 here; ``[.norm]`` the conv's norm, ours ``bn``/``gn``)::
 
-    backbone.bottom_up.stem.conv1[.norm]       backbone.conv1 / backbone.bn1
+    backbone.bottom_up.stem.conv1[.norm]    backbone.conv1 / bn1
     backbone.bottom_up.res{s}.{i}.conv{n}[.norm]
-                                          backbone.layer{s-1}.{i}.conv{n} / bn{n}
+                                  -> backbone.layer{s-1}.{i}.conv{n} / bn{n}
     backbone.bottom_up.res{s}.{i}.shortcut[.norm]
-                                          backbone.layer{s-1}.{i}.downsample.0 / 1
-    backbone.fpn_lateral{l}                    neck.lateral_convs.{l-2}.conv
-    backbone.fpn_output{l}                     neck.fpn_convs.{l-2}.conv
-    backbone.top_block.p6 / p7                 neck.fpn_convs.4 / 5 .conv
-    semantic_fpn.p{l}.{2j}[.norm]              encoder.semantic_fpn.
-                                          conv_upsample_layers.{l-2}.conv.{j}.conv / gn
-        (odd Sequential indices are the Upsample layers, which hold no weights)
-    <tower>_head_{k}[.norm]                    <ours>.convs.{k-1}.conv / gn
-    <tower>_head_{k}.dcnv2[.norm]              <ours>.convs.{k-1}.conv / gn
-    <tower>_head_{k}.offset_mask_conv          <ours>.convs.{k-1}.conv.conv_offset
+                                  -> backbone.layer{s-1}.{i}.downsample.0 / 1
+    backbone.fpn_lateral{l}                 neck.lateral_convs.{l-2}.conv
+    backbone.fpn_output{l}                  neck.fpn_convs.{l-2}.conv
+    backbone.top_block.p6 / p7              neck.fpn_convs.4 / 5 .conv
+    semantic_fpn.p{l}.{2j}[.norm]
+        -> encoder.semantic_fpn.conv_upsample_layers.{l-2}.conv.{j}.conv / gn
+        (the odd Sequential indices are Upsample layers, without weights)
+    <tower>_head_{k}[.norm]                 <ours>.convs.{k-1}.conv / gn
+    <tower>_head_{k}.dcnv2[.norm]           <ours>.convs.{k-1}.conv / gn
+    <tower>_head_{k}.offset_mask_conv       <ours>.convs.{k-1}.conv.conv_offset
         towers: feature_encoder.encode_head.encode (encoder),
         position_head.position_head.position (pos_head),
         kernel_head.kernel_head.kernel (kernel_head)
-    position_head.out_inst / out_sem           pos_head.thing_out / stuff_out
-    kernel_head.out_conv                       kernel_head.out_conv
-    thing_generator.embed_extractor            thing_embed
-    stuff_generator.embed_extractor            stuff_embed
+    position_head.out_inst / out_sem        pos_head.thing_out / stuff_out
+    kernel_head.out_conv                    kernel_head.out_conv
+    thing_generator.embed_extractor         thing_embed
+    stuff_generator.embed_extractor         stuff_embed
 
 Nothing is permuted: the coordinate channels are appended as ``[row,
 column]`` in both (:func:`.panoptic_fcn_heads.append_coordinates`), the DCNv2
@@ -95,8 +95,8 @@ def _tower(m: re.Match) -> str:
     return f'{ours}.convs.{int(k) - 1}.{layer}.{param}'
 
 
-_TOWER_ALTERNATIVES = '|'.join(re.escape(p[:-len('_head_')])
-                               for p in TOWERS.values())
+_TOWER_ALTERNATIVES = '|'.join(
+    re.escape(p[:-len('_head_')]) for p in TOWERS.values())
 # official key pattern -> ours (a function of the match; None: no weights)
 RULES: List[Tuple[re.Pattern, Callable[[re.Match], Optional[str]]]] = [
     (re.compile(rf'backbone\.bottom_up\.stem\.conv1\.(norm\.)?{_P}'),
@@ -106,8 +106,8 @@ RULES: List[Tuple[re.Pattern, Callable[[re.Match], Optional[str]]]] = [
     (re.compile(r'backbone\.fpn_(lateral|output)([2-5])\.(weight|bias)'),
      lambda m: f'neck.{"lateral" if m[1] == "lateral" else "fpn"}_convs.'
      f'{int(m[2]) - 2}.conv.{m[3]}'),
-    (re.compile(r'backbone\.top_block\.p([67])\.(weight|bias)'), lambda m:
-     f'neck.fpn_convs.{NUM_FPN_INPUTS + int(m[1]) - 6}.conv.{m[2]}'),
+    (re.compile(r'backbone\.top_block\.p([67])\.(weight|bias)'),
+     lambda m: f'neck.fpn_convs.{NUM_FPN_INPUTS + int(m[1]) - 6}.conv.{m[2]}'),
     (re.compile(r'semantic_fpn\.p([2-5])\.(\d+)\.(norm\.)?(weight|bias)'),
      _semantic),
     (re.compile(rf'({_TOWER_ALTERNATIVES})_head_(\d+)\.'
@@ -143,8 +143,9 @@ def ours_to_official(key: str, deformable: bool = False) -> Optional[str]:
     if m:
         return ('backbone.bottom_up.stem.conv1.' +
                 ('norm.' if m[1] == 'bn1' else '') + m[2])
-    m = re.fullmatch(r'backbone\.layer(\d)\.(\d+)\.(conv|bn|downsample\.)'
-                     r'(\d)\.(\w+)', key)
+    m = re.fullmatch(
+        r'backbone\.layer(\d)\.(\d+)\.(conv|bn|downsample\.)'
+        r'(\d)\.(\w+)', key)
     if m:
         stage, block, kind, index, param = m.groups()
         prefix = f'backbone.bottom_up.res{int(stage) + 1}.{block}.'
@@ -167,8 +168,9 @@ def ours_to_official(key: str, deformable: bool = False) -> Optional[str]:
     if m:
         return (f'semantic_fpn.p{int(m[1]) + 2}.{2 * int(m[2])}.' +
                 ('norm.' if m[3] == 'gn' else '') + m[4])
-    m = re.fullmatch(r'(encoder|pos_head|kernel_head)\.convs\.(\d+)\.'
-                     r'(conv\.conv_offset|conv|gn)\.(\w+)', key)
+    m = re.fullmatch(
+        r'(encoder|pos_head|kernel_head)\.convs\.(\d+)\.'
+        r'(conv\.conv_offset|conv|gn)\.(\w+)', key)
     if m:
         part = {
             'conv.conv_offset': 'offset_mask_conv.',
@@ -256,13 +258,14 @@ def load_official(filename: str) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     return weights, ignored
 
 
-def convert_official(official: Mapping[str, torch.Tensor],
-                     target: Mapping[str, torch.Tensor],
-                     filename: str = 'the checkpoint') -> Dict[str, torch.Tensor]:
+def convert_official(
+        official: Mapping[str, torch.Tensor],
+        target: Mapping[str, torch.Tensor],
+        filename: str = 'the checkpoint') -> Dict[str, torch.Tensor]:
     """Rename an official state dict to ours and check it against ``target``
     (our model's state dict): every official key must map to a key of
-    ``target`` with the same shape, and every key of ``target`` must be
-    filled (``num_batches_tracked`` with 0).
+    ``target`` with the same shape, and every key of ``target`` must be filled
+    (``num_batches_tracked`` with 0).
 
     Args:
         official (Mapping[str, Tensor]): Official weights.
@@ -306,42 +309,55 @@ def convert_official(official: Mapping[str, torch.Tensor],
         more = (f'\n  ... and {len(problems) - 30} more'
                 if len(problems) > 30 else '')
         raise ConversionError(
-            f'{filename}: {len(problems)} key(s) do not fit the model:\n  {shown}{more}')
+            f'{filename}: {len(problems)} key(s) do not fit the model:'
+            f'\n  {shown}{more}')
     return {name: converted[name] for name in target}
 
 
 def official_config_name(official: Mapping[str, torch.Tensor]) -> str:
     """The config (under ``configs/panoptic_fcn/``) whose model the official
-    weights fit: deformable position head or not, "*" (deformable encoder,
-    C_e 256) or not."""
-    if any(k.startswith(TOWERS['encoder']) and 'offset_mask_conv' in k
-           for k in official):
+    weights fit: deformable position head or not, "*" (deformable encoder, C_e
+    256) or not."""
+    if any(
+            k.startswith(TOWERS['encoder']) and 'offset_mask_conv' in k
+            for k in official):
         return 'panoptic-fcn-star_r50_fpn_ms-3x_coco.py'
-    if any(k.startswith(TOWERS['pos_head']) and 'offset_mask_conv' in k
-           for k in official):
+    if any(
+            k.startswith(TOWERS['pos_head']) and 'offset_mask_conv' in k
+            for k in official):
         return 'panoptic-fcn_r50_fpn_1x_coco.py'
     return 'panoptic-fcn_r50_fpn_no-dcn_1x_coco.py'
 
 
 def config_dataset_meta(cfg, num_things: int, num_stuff: int) -> dict:
     """The class names a converted checkpoint carries: the config's test
-    annotation file's, else (when the counts are COCO's 80 + 53, whose order
-    the official model uses: category id order) mmdet's COCO panoptic names.
+    dataset ``metainfo`` (``thing_classes`` and ``stuff_classes``), else its
+    annotation file's, else (when the counts are COCO's 80 + 53, in the
+    category id order the official model uses) mmdet's COCO panoptic names.
 
     Raises:
-        ConversionError: No names of the model's class counts.
+        ConversionError: No names for the model's class counts.
     """
     from mmdet.datasets import CocoPanopticDataset as MMDetCocoPanoptic
 
     from mmpanfpn.apis.inference import _dataset_meta
-    meta = _dataset_meta(cfg)
+    given = cfg.get('test_dataloader', {}).get('dataset',
+                                               {}).get('metainfo') or {}
+    if 'thing_classes' in given and 'stuff_classes' in given:
+        meta = dict(
+            given,
+            classes=tuple(given['thing_classes']) +
+            tuple(given['stuff_classes']))
+    else:
+        meta = _dataset_meta(cfg)
     if meta is None and (num_things, num_stuff) == (80, 53):
         meta = MMDetCocoPanoptic.METAINFO
-    if meta is None or (len(meta['thing_classes']),
-                        len(meta['stuff_classes'])) != (num_things, num_stuff):
+    if meta is None or (len(meta['thing_classes']), len(
+            meta['stuff_classes'])) != (num_things, num_stuff):
         raise ConversionError(
             f'{cfg.filename}: no class names for {num_things} things and '
-            f'{num_stuff} stuff (make the test annotation file readable)')
+            f'{num_stuff} stuff (make the test annotation file readable or '
+            'give test_dataloader.dataset.metainfo)')
     keys = ('classes', 'thing_classes', 'stuff_classes', 'label2cat')
     return {k: tuple(meta[k]) for k in keys if k in meta}
 

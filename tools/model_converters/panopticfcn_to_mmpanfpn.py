@@ -40,9 +40,9 @@ def main() -> int:
     atomic_write(buffer.getvalue(), args.dst)
     meta = checkpoint['meta']
     print(f'{args.dst}: {len(checkpoint["state_dict"])} tensors for '
-          f'{meta["config"]}, {len(meta["dataset_meta"]["classes"])} classes'
-          + (f'; left out {meta["ignored_entries"]}'
-             if meta['ignored_entries'] else ''))
+          f'{meta["config"]}, {len(meta["dataset_meta"]["classes"])} classes' +
+          (f'; left out {meta["ignored_entries"]}'
+           if meta['ignored_entries'] else ''))
     return 0
 
 
