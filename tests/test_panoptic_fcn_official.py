@@ -440,3 +440,46 @@ def test_kernel_fusion_similarity_threshold_is_inclusive():
     fused, _, _ = fuse_thing_kernels(kernels, torch.tensor([0, 0]),
                                      torch.tensor([0.9, 0.8]), 0.9)
     assert len(fused) == 1
+
+
+@pytest.mark.parametrize('name', [
+    'panoptic-fcn_r50_fpn_1x_coco.py',
+    'panoptic-fcn_r50_fpn_no-dcn_1x_coco.py',
+    'panoptic-fcn-star_r50_fpn_ms-3x_coco.py',
+    'panoptic-fcn_r50_fpn_400-ms-3x_coco.py',
+    'panoptic-fcn_r101_fpn_1x_coco.py', 'panoptic-fcn_r50_fpn_cityscapes.py'
+])
+def test_configs_normalise_input_as_the_official_code(name):
+    """Official: detectron2's BGR input minus PIXEL_MEAN [123.675, 116.28,
+    103.53] (RGB-ordered numbers) with std 1; the converted weights expect
+    exactly that."""
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    pre = cfg.model.data_preprocessor
+    assert pre.mean == [123.675, 116.28, 103.53]
+    assert pre.std == [1.0, 1.0, 1.0]
+    assert pre.bgr_to_rgb is False
+    assert pre.pad_size_divisor == 32
+    loads = [
+        t for t in cfg.test_dataloader.dataset.pipeline
+        if t.type == 'LoadImageFromFile'
+    ]
+    assert loads and all(
+        t.get('color_type', 'color') == 'color'
+        and t.get('channel_order', 'bgr') == 'bgr' for t in loads)
+
+
+def test_every_r50_star_key_has_an_official_name_and_back():
+    """The R50 "*" model (deformable encoder and position head) has 352
+    official tensors: no key lost either way, nothing but num_batches_tracked
+    (53 BatchNorms) left out."""
+    cfg = Config.fromfile(
+        osp.join(CONFIGS, 'panoptic-fcn-star_r50_fpn_ms-3x_coco.py')).model
+    cfg.backbone.init_cfg = None
+    target = MODELS.build(cfg).state_dict()
+    official = ckpt.to_official(target)
+    assert len(official) == 352 and len(target) == 352 + 53
+    assert 'backbone.top_block.p6.weight' in official
+    assert 'feature_encoder.encode_head.encode_head_head_3.dcnv2.bias' in \
+        official
+    converted = ckpt.convert_official(official, target)
+    assert all(torch.equal(converted[k], v) for k, v in target.items())
