@@ -60,6 +60,11 @@ def parse_args():
     parser.add_argument('--skip-dcn', action='store_true')
     parser.add_argument('--train-config', default=TINY)
     parser.add_argument('--train-iters', type=int, default=3)
+    parser.add_argument(
+        '--count-macs',
+        action='store_true',
+        help='only count each model\'s multiply-adds per part (convs and '
+        'linear layers, one image) and exit')
     return parser.parse_args()
 
 
@@ -153,6 +158,36 @@ def infer(model, items, timer=None):
     return total, memory.mib, out
 
 
+def count_macs(model, item) -> dict:
+    """Multiply-adds of the convolutions (deformable ones included) and linear
+    layers in one inference, per top-level part, in GMAC."""
+    macs = defaultdict(float)
+
+    def hook(part):
+
+        def count(module, inputs, output):
+            # a transposed conv's weight is (in, out, kh, kw): one
+            # multiply-add per input element and weight[0] entry
+            per = inputs[0] if isinstance(module,
+                                          torch.nn.ConvTranspose2d) else output
+            macs[part] += per.numel() * module.weight[0].numel() / 1e9
+
+        return count
+
+    handles = []
+    for name, module in model.named_modules():
+        weight = getattr(module, 'weight', None)
+        if isinstance(weight, torch.nn.Parameter) and weight.dim() in (
+                2, 4) and not list(module.children()) or hasattr(
+                    module, 'conv_offset'):
+            handles.append(
+                module.register_forward_hook(hook(name.split('.')[0])))
+    infer(model, [item])
+    for handle in handles:
+        handle.remove()
+    return dict(macs)
+
+
 def same_outputs(a, b) -> bool:
     return (
         torch.equal(a.pred_panoptic_seg.sem_seg, b.pred_panoptic_seg.sem_seg)
@@ -223,11 +258,18 @@ def main():
         configs['FCN DCN'] = FCN.format('1x_coco')
     configs['Panoptic FPN'] = FPN
     models = {name: build(cfg) for name, cfg in configs.items()}
+    data = images(args.shape, max(args.batch, 1 + args.warmup))
+    if args.count_macs:
+        for name, model in models.items():
+            macs = count_macs(model, data[0])
+            print(f'{name}: {sum(macs.values()):.0f} GMAC: ' +
+                  ', '.join(f'{part} {value:.1f}'
+                            for part, value in macs.items()))
+        return
     timer = Timer()  # shared: the models run one at a time
     timers = {name: timer for name in models if name.startswith('FCN')}
     for name, timer in timers.items():
         instrument_fcn(models[name], timer)
-    data = images(args.shape, max(args.batch, 1 + args.warmup))
     for name, model in models.items():  # warm-up
         for item in data[:args.warmup]:
             infer(model, [item])

@@ -291,8 +291,8 @@ def predict(model, image):
         return model.predict(image, [sample])[0]
 
 
-@pytest.mark.parametrize('deformable', [False, True])
-@pytest.mark.parametrize('suffix', ['.pth', '.pkl'])
+@pytest.mark.parametrize('deformable, suffix', [(True, '.pth'),
+                                                (False, '.pkl')])
 def test_official_layout_converts_back_to_the_same_weights_and_outputs(
         tmp_path, deformable, suffix):
     ours = tiny_model(deformable, seed=1)
