@@ -329,7 +329,7 @@ def official_config_name(official: Mapping[str, torch.Tensor]) -> str:
     return 'panoptic-fcn_r50_fpn_no-dcn_1x_coco.py'
 
 
-def config_dataset_meta(cfg, num_things: int, num_stuff: int) -> dict:
+def converted_dataset_meta(cfg, num_things: int, num_stuff: int) -> dict:
     """The class names a converted checkpoint carries: the config's test
     dataset ``metainfo`` (``thing_classes`` and ``stuff_classes``), else its
     annotation file's, else (when the counts are COCO's 80 + 53, in the
@@ -340,7 +340,7 @@ def config_dataset_meta(cfg, num_things: int, num_stuff: int) -> dict:
     """
     from mmdet.datasets import CocoPanopticDataset as MMDetCocoPanoptic
 
-    from mmpanfpn.apis.inference import _dataset_meta
+    from mmpanfpn.apis.dataset_meta import config_dataset_meta
     given = cfg.get('test_dataloader', {}).get('dataset',
                                                {}).get('metainfo') or {}
     if 'thing_classes' in given and 'stuff_classes' in given:
@@ -349,11 +349,12 @@ def config_dataset_meta(cfg, num_things: int, num_stuff: int) -> dict:
             classes=tuple(given['thing_classes']) +
             tuple(given['stuff_classes']))
     else:
-        meta = _dataset_meta(cfg)
+        meta = config_dataset_meta(cfg)[0]
     if meta is None and (num_things, num_stuff) == (80, 53):
         meta = MMDetCocoPanoptic.METAINFO
-    if meta is None or (len(meta['thing_classes']), len(
-            meta['stuff_classes'])) != (num_things, num_stuff):
+    if meta is None or (len(meta.get(
+            'thing_classes',
+        ())), len(meta.get('stuff_classes', ()))) != (num_things, num_stuff):
         raise ConversionError(
             f'{cfg.filename}: no class names for {num_things} things and '
             f'{num_stuff} stuff (make the test annotation file readable or '
@@ -391,8 +392,8 @@ def convert_checkpoint(src: str, config: Optional[str] = None) -> dict:
         model = MODELS.build(cfg.model)
     state_dict = convert_official(official, model.state_dict(), src)
     meta = dict(
-        dataset_meta=config_dataset_meta(cfg, model.num_things_classes,
-                                         model.num_stuff_classes),
+        dataset_meta=converted_dataset_meta(cfg, model.num_things_classes,
+                                            model.num_stuff_classes),
         config=osp.basename(config),
         converted_from=osp.basename(src),
         ignored_entries=ignored)
