@@ -352,9 +352,9 @@ def converted_dataset_meta(cfg, num_things: int, num_stuff: int) -> dict:
         meta = config_dataset_meta(cfg)[0]
     if meta is None and (num_things, num_stuff) == (80, 53):
         meta = MMDetCocoPanoptic.METAINFO
-    if meta is None or (len(meta.get(
-            'thing_classes',
-        ())), len(meta.get('stuff_classes', ()))) != (num_things, num_stuff):
+    counts = None if meta is None else (len(meta.get('thing_classes', ())),
+                                        len(meta.get('stuff_classes', ())))
+    if counts != (num_things, num_stuff):
         raise ConversionError(
             f'{cfg.filename}: no class names for {num_things} things and '
             f'{num_stuff} stuff (make the test annotation file readable or '
