@@ -483,3 +483,42 @@ def test_every_r50_star_key_has_an_official_name_and_back():
         official
     converted = ckpt.convert_official(official, target)
     assert all(torch.equal(converted[k], v) for k, v in target.items())
+
+
+def test_mmcv_dcnv2_follows_detectron2s_offset_layout():
+    """The official position head's ModulatedDeformConvWithOff: a 3x3 conv
+    gives 27 channels, split (o1, o2, mask); offset = cat(o1, o2), mask =
+    sigmoid. detectron2's kernel (deform_conv_cuda_kernel.cu) reads offset
+    channel 2k as the row shift and 2k + 1 as the column shift of tap k = 3i +
+    j, samples bilinearly with zeros outside the map and multiplies by mask k.
+    mmcv's ModulatedDeformConv2dPack, with the converted weights, must give
+    that."""
+    from mmcv.ops import ModulatedDeformConv2dPack
+    gen = torch.Generator().manual_seed(0)
+    dcn = ModulatedDeformConv2dPack(3, 4, 3, padding=1, bias=True)
+    with torch.no_grad():
+        for p in dcn.parameters():  # offsets of a pixel or two
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    x = torch.randn((1, 3, 5, 6), generator=gen)
+    out = dcn(x)
+
+    raw = dcn.conv_offset(x)
+    o1, o2, mask = raw.chunk(3, dim=1)
+    offset, mask = torch.cat([o1, o2], 1), mask.sigmoid()
+    h, w = x.shape[-2:]
+    rows, cols = torch.meshgrid(
+        torch.arange(h, dtype=x.dtype),
+        torch.arange(w, dtype=x.dtype),
+        indexing='ij')
+    expected = dcn.bias.view(1, -1, 1, 1).expand(1, 4, h, w).clone()
+    for i in range(3):
+        for j in range(3):
+            k = 3 * i + j
+            y = rows + i - 1 + offset[0, 2 * k]
+            x_ = cols + j - 1 + offset[0, 2 * k + 1]
+            grid = torch.stack([2 * x_ / (w - 1) - 1, 2 * y / (h - 1) - 1], -1)
+            sampled = F.grid_sample(
+                x, grid[None], align_corners=True, padding_mode='zeros')
+            expected += torch.einsum('oc,chw->ohw', dcn.weight[:, :, i, j],
+                                     sampled[0] * mask[0, k])[None]
+    assert torch.allclose(out, expected, atol=1e-5)
