@@ -58,6 +58,13 @@ def parse_args():
         help='rounds that also compare a batch with single calls')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--skip-dcn', action='store_true')
+    parser.add_argument(
+        '--configs',
+        nargs=3,
+        metavar=('FCN', 'FCN_DCN', 'FPN'),
+        default=[FCN.format('no-dcn_1x_coco'),
+                 FCN.format('1x_coco'), FPN],
+        help='the three models (default: the R50 ones above)')
     parser.add_argument('--train-config', default=TINY)
     parser.add_argument('--train-iters', type=int, default=3)
     parser.add_argument(
@@ -253,10 +260,10 @@ def main():
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     warnings.filterwarnings('ignore')
 
-    configs = {'FCN no-DCN': FCN.format('no-dcn_1x_coco')}
+    configs = {'FCN no-DCN': args.configs[0]}
     if not args.skip_dcn:
-        configs['FCN DCN'] = FCN.format('1x_coco')
-    configs['Panoptic FPN'] = FPN
+        configs['FCN DCN'] = args.configs[1]
+    configs['Panoptic FPN'] = args.configs[2]
     models = {name: build(cfg) for name, cfg in configs.items()}
     data = images(args.shape, max(args.batch, 1 + args.warmup))
     if args.count_macs:
