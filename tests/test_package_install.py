@@ -123,13 +123,17 @@ def test_a_user_config_inherits_a_packaged_one(installed, tmp_path):
     # the installed package ran, not the checkout: nothing of the checkout
     # on the path, no editable install's finder
     assert out['package'].startswith(venv + os.sep), out['package']
-    # (the shared site-packages may lie in the checkout: make install's .venv)
-    shared = {sysconfig.get_paths()[key] for key in ('purelib', 'platlib')}
-    assert not [
-        p for p in out['path']
-        if (osp.realpath(p) + os.sep).startswith(ROOT +
-                                                 os.sep) and p not in shared
-    ], out['path']
+    # (the shared site-packages, and folders in it such as setuptools'
+    # _vendor, may lie in the checkout: make install's .venv)
+    shared = tuple(
+        osp.realpath(sysconfig.get_paths()[key]) + os.sep
+        for key in ('purelib', 'platlib'))
+
+    def in_checkout(path):
+        path = osp.realpath(path) + os.sep
+        return path.startswith(ROOT + os.sep) and not path.startswith(shared)
+
+    assert not [p for p in out['path'] if in_checkout(p)], out['path']
     assert not [f for f in out['finders'] if 'editable' in f]
     assert out['ops'] == TRAIN
     # the tools' "mmpanfpn::" name resolves into the installed package
