@@ -203,3 +203,13 @@ def test_instances_are_capped_at_max_per_img():
     with torch.no_grad():
         out = model.predict(images(1), [sample()])[0]
     assert len(out.pred_instances) == 5
+
+
+def test_a_misspelt_setting_is_an_error_naming_it():
+    cfg = copy.deepcopy(_model_cfg())
+    cfg.test_cfg.panoptic.stuff_area_limt = 10
+    with pytest.raises(
+            ValueError,
+            match='test_cfg.panoptic: unknown keys '
+            r"\['stuff_area_limt'\]"):
+        MODELS.build(cfg)

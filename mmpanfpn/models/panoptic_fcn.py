@@ -156,13 +156,23 @@ class PanopticFCN(BaseDetector):
         self.num_stuff_classes = num_stuff_classes
         self.head_levels = tuple(head_levels)
         self.stride = stride
+        train_cfg, test_cfg = dict(train_cfg or {}), dict(test_cfg or {})
+        for name, given, known in (('train_cfg', train_cfg, TRAIN_DEFAULTS),
+                                   ('test_cfg', test_cfg, TEST_DEFAULTS),
+                                   ('test_cfg.panoptic',
+                                    test_cfg.get('panoptic', {}),
+                                    TEST_DEFAULTS['panoptic'])):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise ValueError(f'PanopticFCN {name}: unknown keys {unknown}'
+                                 f' (known: {sorted(known)})')
         self.train_cfg = ConfigDict(TRAIN_DEFAULTS)
-        self.train_cfg.update(dict(train_cfg or {}))
+        self.train_cfg.update(train_cfg)
         self.test_cfg = ConfigDict(TEST_DEFAULTS)
         self.test_cfg.update(
             {k: v
-             for k, v in dict(test_cfg or {}).items() if k != 'panoptic'})
-        self.test_cfg.panoptic.update(dict(test_cfg or {}).get('panoptic', {}))
+             for k, v in test_cfg.items() if k != 'panoptic'})
+        self.test_cfg.panoptic.update(test_cfg.get('panoptic', {}))
         for cfg, key in ((self.train_cfg, 'instance_scales'),
                          (self.test_cfg, 'center_pool_sizes')):
             if len(cfg[key]) != len(self.head_levels):
