@@ -1,6 +1,6 @@
 # A tiny Panoptic FCN for the synthetic dataset (`make demo`'s data): learns
-# on a 2-core CPU in minutes. ResNet-18 from scratch (no weights can be
-# fetched here), 64-channel FPN and heads, plain convs (no deformable ones),
+# on a 2-core CPU in minutes. A half-width ResNet-18 (32 base channels) from
+# scratch (no weights can be fetched here), 64-channel FPN and heads, plain convs (no deformable ones),
 # heads on P3-P5 only (the 128x128 images' objects are 20-55 pixels),
 # 128x128 images, 3 things + 3 stuff. For a COCO-panoptic folder of your
 # own, change the data paths and num_things_classes / num_stuff_classes.
@@ -16,6 +16,7 @@ gn = dict(type='GN', num_groups=16, requires_grad=True)
 model = dict(
     backbone=dict(
         depth=18,
+        base_channels=32,
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
@@ -23,7 +24,7 @@ model = dict(
         init_cfg=None),
     # P2..P5 only: the heads run on P3..P5
     neck=dict(
-        in_channels=[64, 128, 256, 512], out_channels=channels, num_outs=4),
+        in_channels=[32, 64, 128, 256], out_channels=channels, num_outs=4),
     encoder=dict(
         in_channels=channels,
         semantic_channels=channels,
@@ -47,7 +48,7 @@ model = dict(
         # 4096 pixels is COCO's limit at ~800x1333; scaled to 128x128
         panoptic=dict(stuff_area_limit=64)))
 
-max_iters = 300
+max_iters = 1000
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
