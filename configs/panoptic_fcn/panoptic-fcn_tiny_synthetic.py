@@ -1,9 +1,9 @@
 # A tiny Panoptic FCN for the synthetic dataset (`make demo`'s data): learns
-# on a 2-core CPU in minutes. A half-width ResNet-18 (32 base channels) from
-# scratch (no weights can be fetched here), 64-channel FPN and heads, plain convs (no deformable ones),
-# heads on P3-P5 only (the 128x128 images' objects are 20-55 pixels),
-# 128x128 images, 3 things + 3 stuff. For a COCO-panoptic folder of your
-# own, change the data paths and num_things_classes / num_stuff_classes.
+# on a 2-core CPU. A half-width ResNet-18 (32 base channels) from scratch (no
+# weights can be fetched here), 64-channel FPN and heads, plain convs (no
+# deformable ones), heads on P3-P5 only (the 128x128 images' objects are
+# 20-55 pixels), 3 things + 3 stuff. For a COCO-panoptic folder of your own,
+# change the data paths and num_things_classes / num_stuff_classes.
 _base_ = [
     '../_base_/models/panoptic-fcn_r50_fpn.py',
     '../_base_/datasets/synthetic_panoptic.py', '../_base_/default_runtime.py'
