@@ -48,7 +48,7 @@ model = dict(
         # 4096 pixels is COCO's limit at ~800x1333; scaled to 128x128
         panoptic=dict(stuff_area_limit=64)))
 
-max_iters = 1000
+max_iters = 2400
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
