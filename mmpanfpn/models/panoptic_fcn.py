@@ -1,6 +1,6 @@
-"""Panoptic FCN (Li, Qi, Wang, Zhang, Jia, CVPR 2021): things and stuff both as
-kernels generated on the FPN, applied as dynamic 1x1 convolutions to one high-
-resolution encoding.
+"""Panoptic FCN (Li, Zhao, Qi, Wang, Li, Sun, Jia, CVPR 2021): things and stuff
+both as kernels generated on the FPN, applied as dynamic 1x1 convolutions to
+one high-resolution encoding.
 
 Box-free.
 """
