@@ -133,7 +133,10 @@ def evaluate_panoptic_files(gt_json: str,
                 list(categories.values()), pairs, gt_dir, pred_dir, nproc)
             return PanopticEvalResult(stat, categories, len(pairs), [], 'fast')
         except (ValueError, OSError):
-            pass  # ours names the file and the id at fault
+            # hotcoco refused the data without saying which file or id:
+            # our engine below evaluates the same pairs and raises an error
+            # that names them
+            pass
     evaluate = functools.partial(
         _evaluate_pair,
         gt_dir=gt_dir,
