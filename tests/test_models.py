@@ -80,6 +80,28 @@ def test_semantic_fpn_is_the_sum_of_the_level_branches():
     torch.testing.assert_close(core(feats), sum(branches))
 
 
+@pytest.mark.parametrize('start_level', [0, 1])
+def test_semantic_fpn_upsampling_once_is_the_same_sum(start_level):
+    """Bilinear upsampling is linear: summing P3-P5 before their last 2x
+    upsample gives the same map up to float rounding; where the levels do not
+    meet at one size (an input not a multiple of 32) the plain sum is taken,
+    bit for bit."""
+    torch.manual_seed(0)
+    kwargs = dict(
+        in_channels=8,
+        channels=8,
+        start_level=start_level,
+        norm_cfg=dict(type='GN', num_groups=4))
+    plain = SemanticFPNCore(**kwargs)
+    once = SemanticFPNCore(upsample_once=True, **kwargs)
+    once.load_state_dict(plain.state_dict())
+    feats = pyramid(64, 96)
+    torch.testing.assert_close(once(feats), plain(feats))
+    assert not torch.equal(once(feats), plain(feats))  # another order
+    feats = pyramid(40, 72)  # P5 2x3 upsamples to 16x24, P2 is 10x18
+    assert torch.equal(once(feats), plain(feats))
+
+
 def test_semantic_fpn_stages_and_parameter_names():
     core = SemanticFPNCore(
         in_channels=[8, 16, 32, 64],

@@ -4,9 +4,12 @@ import math
 
 import pytest
 import torch
+from mmdet.structures.mask import mask2bbox
 
 from mmpanfpn.models.panoptic_fcn_inference import (fuse_thing_kernels,
+                                                    masks_at_output,
                                                     rescore_by_maskness,
+                                                    resize_to_output,
                                                     stuff_channel_argmax)
 from mmpanfpn.models.panoptic_fcn_loss import (guided_points,
                                                normalise_point_weights,
@@ -185,6 +188,25 @@ def test_maskness_rescoring():
     # mask 0 above 0.4: 0.9 and 0.5, mean 0.7; mask 1 empty: 0
     scores = rescore_by_maskness(probs, torch.tensor([0.5, 0.8]))
     assert scores.tolist() == pytest.approx([0.35, 0.0], abs=1e-6)
+
+
+@pytest.mark.parametrize('out_shape', [(75, 118), (50, 80), (160, 200)])
+def test_masks_at_output_are_the_resized_probabilities_above_mask_thr(
+        out_shape):
+    """The official mask path (upsample by the stride, crop the padding, resize
+    to the output, ``> mask_thr``) and mask2bbox's boxes, also when the output
+    is the image's size (then upsampled only where undecided)."""
+    gen = torch.Generator().manual_seed(0)
+    coarse = torch.randn((6, 1, 5, 6), generator=gen) * 3
+    probs = torch.nn.functional.interpolate(
+        coarse, size=(20, 32), mode='bilinear')[:, 0].sigmoid()
+    img_shape = (75, 118)
+    masks, boxes = masks_at_output(probs, 4, img_shape, out_shape, 0.4)
+    expected = resize_to_output(probs, 4, img_shape, out_shape) > 0.4
+    assert masks.shape == (6, *out_shape)
+    assert torch.equal(masks, expected)
+    assert torch.equal(boxes, mask2bbox(expected))
+    assert 0 < expected.sum() < expected.numel()
 
 
 def test_stuff_argmax_stack_keeps_channel_zero_first():

@@ -1,18 +1,22 @@
 """The fast paths of inference give what the plain computations give, exactly:
 
-the semantic argmax read at 1/4 scale where it is certain, the box-by-box mask
-paste, and the fusion that looks at mask boxes only.
+the semantic argmax read at 1/4 scale where it is certain, the thresholded
+masks (and their boxes) upsampled only in the tiles where the 1/4-scale values
+leave them undecided, the box-by-box mask paste, and the fusion that looks at
+mask boxes only.
 """
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+from mmdet.structures.mask import mask2bbox
 from mmengine.config import ConfigDict
 
 from mmpanfpn.models import PanopticFPNHead, combine_semantic_and_instances
 from mmpanfpn.models.panoptic_fpn import paste_windows
-from mmpanfpn.models.panoptic_fpn_head import upsampled_argmax
+from mmpanfpn.models.upsampling import (mask_boxes, upsampled_argmax,
+                                        upsampled_threshold)
 
 
 def plain_argmax(logits, size, crop):
@@ -162,6 +166,104 @@ def test_upsampled_argmax_falls_back_to_the_plain_way(case):
         logits = logits.double()
     assert torch.equal(
         upsampled_argmax(logits, size, size), plain_argmax(logits, size, size))
+
+
+# -------------------------------------------------- upsampled_threshold
+
+
+def plain_threshold(probs, size, crop, thr):
+    upsampled = F.interpolate(
+        probs[None], size=size, mode='bilinear', align_corners=False)
+    return upsampled[0, :, :crop[0], :crop[1]] > thr
+
+
+def test_upsampled_threshold_of_a_step_by_hand():
+    """Columns 0-9 at 0, 10-19 at 1, upsampled 4x: output column x reads the.
+
+    input at (x + 0.5) / 4 - 0.5, above 9.5 (a value above 0.5) from x = 40
+    on; an all-zero map is empty and gets a zero box.
+    """
+    probs = torch.zeros((5, 20, 20))
+    probs[0, :, 10:] = 1
+    probs[1] = 1
+    masks, boxes = upsampled_threshold(probs, (80, 80), (80, 78), 0.5)
+    assert masks.shape == (5, 80, 78)
+    assert masks[0, :, 40:].all() and not masks[0, :, :40].any()
+    assert masks[1].all() and not masks[2:].any()
+    assert boxes.tolist() == [[40, 0, 78, 80], [0, 0, 78, 80]] + [[0] * 4] * 3
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_upsampled_threshold_equals_the_plain_threshold(seed):
+    gen = torch.Generator().manual_seed(seed)
+    ratio = [2, 4, 8][seed % 3]
+    height, width = (
+        int(
+            torch.randint(
+                70 // ratio + 20, 300 // ratio + 20, (1, ), generator=gen))
+        for _ in range(2))
+    num = [1, 3, 7, 40][seed % 4]
+    # smooth blobs (few undecided tiles) or noise (undecided everywhere);
+    # the first map below the threshold: empty
+    probs = blocky_logits(num, height, width, 5, gen,
+                          [0.0, 0.05, 1.0][seed % 3]).sigmoid()
+    probs[0] *= 0.4
+    size = (height * ratio, width * ratio)
+    crop = (size[0] - int(torch.randint(0, ratio * 3, (1, ), generator=gen)),
+            size[1] - int(torch.randint(0, ratio * 3, (1, ), generator=gen)))
+    with threads(1 + seed % 2):
+        masks, boxes = upsampled_threshold(probs, size, crop, 0.5)
+        expected = plain_threshold(probs, size, crop, 0.5)
+    assert torch.equal(masks, expected)
+    assert torch.equal(boxes, mask2bbox(expected))
+
+
+@pytest.mark.parametrize('tile, chunk', [(16, 1), (16, 5), (20, 1024),
+                                         (40, 2)])
+def test_upsampled_threshold_does_not_depend_on_tiles_and_chunks(tile, chunk):
+    gen = torch.Generator().manual_seed(3)
+    probs = blocky_logits(6, 50, 70, 6, gen, 0.1).sigmoid()
+    masks, boxes = upsampled_threshold(
+        probs, (200, 280), (197, 280), 0.4, tile=tile, chunk=chunk)
+    expected = plain_threshold(probs, (200, 280), (197, 280), 0.4)
+    assert torch.equal(masks, expected)
+    assert torch.equal(boxes, mask2bbox(expected))
+
+
+@pytest.mark.parametrize(
+    'case', ['non-power-of-two', 'small', 'inf', 'nan', 'float64', 'none'])
+def test_upsampled_threshold_falls_back_to_the_plain_way(case):
+    gen = torch.Generator().manual_seed(1)
+    probs = blocky_logits(3, 20, 30, 4, gen, 0.1).sigmoid()
+    if case == 'none':
+        probs = probs[:0]
+    size = {
+        'non-power-of-two': (60, 90),
+    }.get(case, (80, 120))
+    if case == 'small':
+        probs = probs[:, :12, :12]
+        size = (48, 48)
+    if case == 'inf':
+        probs[2, 5, 5] = float('inf')
+    if case == 'nan':
+        probs[2, 5, 5] = float('nan')
+    if case == 'float64':
+        probs = probs.double()
+    masks, boxes = upsampled_threshold(probs, size, size, 0.5)
+    expected = plain_threshold(probs, size, size, 0.5) if len(probs) else \
+        torch.zeros((0, *size), dtype=torch.bool)
+    assert torch.equal(masks, expected)
+    assert torch.equal(boxes, mask2bbox(expected))
+
+
+def test_mask_boxes_equal_mmdet_mask2bbox():
+    gen = torch.Generator().manual_seed(0)
+    masks = torch.rand((6, 30, 40), generator=gen) > 0.995
+    masks[1] = False
+    masks[2, 7, 9] = True
+    assert torch.equal(mask_boxes(masks), mask2bbox(masks))
+    assert mask_boxes(masks)[1].tolist() == [0, 0, 0, 0]
+    assert mask_boxes(torch.zeros((0, 5, 5), dtype=torch.bool)).shape == (0, 4)
 
 
 @pytest.mark.parametrize('rescale', [True, False])

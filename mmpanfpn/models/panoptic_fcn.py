@@ -11,7 +11,6 @@ import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import get_box_tensor
-from mmdet.structures.mask import mask2bbox
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData, PixelData
@@ -19,12 +18,13 @@ from torch import Tensor
 
 from mmpanfpn.registry import MODELS
 from .panoptic_fcn_inference import (assemble_panoptic, average_stuff_kernels,
-                                     fuse_thing_kernels, rescore_by_maskness,
-                                     resize_to_output, stuff_channel_argmax,
-                                     stuff_regions, thing_peaks)
+                                     fuse_thing_kernels, masks_at_output,
+                                     rescore_by_maskness, resize_to_output,
+                                     stuff_channel_argmax, stuff_regions,
+                                     thing_peaks)
 from .panoptic_fcn_loss import panoptic_fcn_losses
 from .panoptic_fcn_targets import ImageTargets, image_targets
-from .panoptic_fpn_head import _argmax, upsampled_argmax
+from .upsampling import leading_argmax, upsampled_argmax
 
 TRAIN_DEFAULTS = dict(
     instance_scales=((1, 64), (32, 128), (64, 256), (128, 512), (256, 2048)),
@@ -354,11 +354,11 @@ class PanopticFCN(BaseDetector):
         scores = rescore_by_maskness(probs, scores, cfg.mask_thr)
         order = scores.argsort(descending=True, stable=True)
         order = order[scores[order] >= cfg.min_score][:cfg.max_per_img]
-        masks = resize_to_output(probs[order], self.stride, img_shape,
-                                 out_shape) > cfg.mask_thr
+        masks, boxes = masks_at_output(probs[order], self.stride, img_shape,
+                                       out_shape, cfg.mask_thr)
         return InstanceData(
             masks=masks,
-            bboxes=mask2bbox(masks).to(encoded.device),
+            bboxes=boxes,
             scores=scores[order],
             labels=labels[order])
 
@@ -385,7 +385,7 @@ class PanopticFCN(BaseDetector):
             padded = tuple(s * self.stride for s in probs.shape[-2:])
             best = upsampled_argmax(probs, padded, img_shape)
         else:
-            best = _argmax(
+            best = leading_argmax(
                 resize_to_output(probs, self.stride, img_shape, out_shape))
         channel = channels[best]
         return torch.where(channel > 0, channel - 1 + self.num_things_classes,

@@ -17,7 +17,7 @@ from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from mmpanfpn.registry import MODELS
-from .semantic_fpn import SemanticFPN
+from .semantic_fpn import SemanticFPNCore
 
 GN32 = dict(type='GN', num_groups=32, requires_grad=True)
 
@@ -74,6 +74,9 @@ class PanopticFCNEncoder(BaseModule):
             None (the official encoder has none).
         semantic_norm_cfg (dict, optional): Norm of the core. Defaults to
             GroupNorm(32).
+        upsample_once (bool): The core sums P3-P5 before their last 2x
+            upsample (see :class:`SemanticFPNCore`; the official code sums
+            after it: equal up to float rounding). Defaults to True.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -88,14 +91,16 @@ class PanopticFCNEncoder(BaseModule):
                  conv_cfg: OptConfigType = None,
                  norm_cfg: OptConfigType = None,
                  semantic_norm_cfg: OptConfigType = GN32,
+                 upsample_once: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.semantic_fpn = SemanticFPN(
+        self.semantic_fpn = SemanticFPNCore(
             in_channels,
             semantic_channels,
             start_level=start_level,
             end_level=end_level,
-            norm_cfg=semantic_norm_cfg)
+            norm_cfg=semantic_norm_cfg,
+            upsample_once=upsample_once)
         self.with_coord = with_coord
         self.channels = channels
         self.convs = conv_tower(semantic_channels + 2 * with_coord, channels,

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from .panoptic_fcn_loss import pool_stuff_kernels
 from .panoptic_fusion_head import combine_semantic_and_instances
+from .upsampling import mask_boxes, upsampled_threshold
 
 
 def thing_peaks(center_logits: Tensor, pool_size: int, max_peaks: int,
@@ -161,6 +162,24 @@ def resize_to_output(probs: Tensor, stride: int, img_shape: Tuple[int, int],
         up = F.interpolate(
             up, size=tuple(out_shape), mode='bilinear', align_corners=False)
     return up[0]
+
+
+def masks_at_output(probs: Tensor, stride: int, img_shape: Tuple[int, int],
+                    out_shape: Tuple[int, int],
+                    mask_thr: float) -> Tuple[Tensor, Tensor]:
+    """Binary masks of :func:`resize_to_output` ``> mask_thr`` and their
+    boxes (as mmdet's ``mask2bbox``); without the full-resolution
+    probabilities when ``out_shape`` is the image's (see
+    :func:`upsampled_threshold`).
+
+    Returns:
+        tuple[Tensor, Tensor]: (N, H, W) bool masks, (N, 4) float32 boxes.
+    """
+    if tuple(out_shape) == tuple(img_shape):
+        padded = tuple(s * stride for s in probs.shape[-2:])
+        return upsampled_threshold(probs, padded, img_shape, mask_thr)
+    masks = resize_to_output(probs, stride, img_shape, out_shape) > mask_thr
+    return masks, mask_boxes(masks)
 
 
 def average_stuff_kernels(kernels: Tensor, classes: Tensor,

@@ -1,6 +1,6 @@
 """The semantic branch of Panoptic FPN: the semantic-FPN core, a 1x1 classifier
 and the per-pixel cross-entropy loss."""
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
@@ -11,133 +11,7 @@ from torch import Tensor
 
 from mmpanfpn.registry import MODELS
 from .semantic_fpn import SemanticFPNCore
-
-
-def _argmax(logits: Tensor) -> Tensor:
-    """``logits.argmax(0)``: the first maximum, as ``argmax``, but ``max``'s
-    kernel is several times faster over a leading dimension on CPU."""
-    return logits.max(dim=0).indices
-
-
-def upsampled_argmax(logits: Tensor,
-                     size: Tuple[int, int],
-                     crop: Tuple[int, int],
-                     band: int = 16) -> Tensor:
-    """The classes of bilinearly upsampled logits, without upsampling most of
-    them: exactly ``F.interpolate(logits[None], size, mode='bilinear',
-    align_corners=False)[0, :, :crop[0], :crop[1]].argmax(0)``.
-
-    An output pixel mixes, with non-negative weights, the (at most) four
-    input pixels around it, a "cell"; in float32 the mix is off by less than
-    ``1e-6 * max|logits|``, so ``tol = 1e-5 * max|logits|`` bounds it
-    safely. Where the four have the same top class, each by more than
-    ``tol``, the cell's output pixels have that class: it is read from the
-    input. Elsewhere, a class whose largest value in the cell is more than
-    ``tol`` below the best class-wise smallest value can be neither the
-    largest nor tied, so each band of rows is upsampled only for the few
-    classes that can win in it, by ``F.interpolate`` on a slice of the
-    input with the same scale. With a power-of-two factor every source
-    coordinate and weight is exact, so a slice, or a subset of the classes,
-    gives the values of the whole bit for bit (CPU kernel, at least 4
-    classes and 65 output pixels each way; checked in
-    ``tests/test_speed_paths.py``). Other factors, devices, dtypes than
-    float32, few classes or non-finite logits take the plain way.
-
-    Args:
-        logits (Tensor): (C, h, w) logits.
-        size (tuple[int, int]): (H, W) the upsampled size.
-        crop (tuple[int, int]): The top-left part of it wanted.
-        band (int): Input rows per band. Defaults to 16.
-
-    Returns:
-        Tensor: (crop[0], crop[1]) int64 classes.
-    """
-    num_classes, height, width = logits.shape
-    ratios = (size[0] // height, size[1] // width)
-    exact = (
-        logits.device.type == 'cpu' and logits.dtype == torch.float32
-        and num_classes > 3
-        and all(r * n == s and r & (r - 1) == 0 and s > 64
-                for r, n, s in zip(ratios, (height, width), size)))
-    limit = logits.abs().max() if exact else None
-    if not exact or not torch.isfinite(limit):
-        upsampled = F.interpolate(
-            logits[None], size=size, mode='bilinear', align_corners=False)
-        return _argmax(upsampled[0, :, :crop[0], :crop[1]])
-    tol = 1e-5 * limit
-
-    # Cell (i, j) holds input pixels i..i+1, j..j+1 (the last row / column
-    # repeated at the edges); class ids are exact in float32.
-    def cell_corners(values: Tensor) -> List[Tensor]:
-        values = F.pad(values[None].float(), (0, 1, 0, 1), mode='replicate')
-        return [
-            values[0, ..., :-1, :-1], values[0, ..., 1:, :-1],
-            values[0, ..., :-1, 1:], values[0, ..., 1:, 1:]
-        ]
-
-    def cell_max(values: Tensor) -> Tensor:
-        corners = cell_corners(values)
-        return torch.maximum(
-            torch.maximum(corners[0], corners[1]),
-            torch.maximum(corners[2], corners[3]))
-
-    best, top = logits.max(dim=0)
-    runner_up = logits.scatter(0, top[None], float('-inf')).amax(dim=0)
-    certain = -cell_max(runner_up - best) > tol  # the smallest margin
-    top_corner, *other_corners = cell_corners(top)
-    for other in other_corners:
-        certain &= top_corner == other
-
-    # the cell of every output row / column, as the bilinear kernel takes
-    # it: floor((y + 0.5) / r - 0.5), clamped
-    row_cell, col_cell = [(2 * torch.arange(c, device=logits.device) + 1 -
-                           r).div(2 * r,
-                                  rounding_mode='floor').clamp(0, n - 1)
-                          for r, n, c in zip(ratios, (height, width), crop)]
-
-    def per_pixel(cells: Tensor) -> Tensor:
-        return cells.index_select(0, row_cell).index_select(1, col_cell)
-
-    labels = per_pixel(top)
-    uncertain = ~certain
-    if not uncertain.any():
-        return labels
-    redo = per_pixel(uncertain)
-
-    # a class can win in a cell only if its largest value there is within
-    # tol of the best class-wise smallest value
-    largest, smallest = cell_max(logits), -cell_max(-logits)
-    candidate = largest >= smallest.amax(dim=0) - tol
-    candidate &= uncertain
-    del largest, smallest
-    num_rows = int(row_cell[-1]) + 1
-    ratio = ratios[0]
-    for i0 in range(0, num_rows, band):
-        i1 = min(i0 + band, num_rows)
-        here = candidate[:, i0:i1].flatten(1).any(1)
-        if not here.any():
-            continue
-        # at least 4 classes: fewer go to another CPU kernel (the extra
-        # ones cannot win)
-        here[(~here).nonzero()[:max(4 - int(here.sum()), 0), 0]] = True
-        channels = here.nonzero()[:, 0]
-        # the output rows of these cells, and the input rows around them:
-        # one more each side, and at least 65 output rows (smaller outputs
-        # go to another CPU kernel)
-        y0, y1 = torch.searchsorted(row_cell,
-                                    row_cell.new_tensor([i0, i1])).tolist()
-        a0, a1 = max(i0 - 1, 0), min(i1 + 1, height)
-        a0 = max(min(a0, a1 - -(-65 // ratio)), 0)
-        a1 = min(max(a1, a0 + -(-65 // ratio)), height)
-        part = F.interpolate(
-            logits[:, a0:a1].index_select(0, channels)[None],
-            size=(ratio * (a1 - a0), size[1]),
-            mode='bilinear',
-            align_corners=False)[0]
-        winners = channels[_argmax(part[:, y0 - ratio * a0:y1 -
-                                        ratio * a0, :crop[1]])]
-        labels[y0:y1] = torch.where(redo[y0:y1], winners, labels[y0:y1])
-    return labels
+from .upsampling import leading_argmax, upsampled_argmax
 
 
 @MODELS.register_module()
@@ -375,7 +249,7 @@ class PanopticFPNHead(SemanticFPNCore):
 
         T+S-1``; 'other' -> ``ignore_index`` unless ``all_classes``).
         """
-        return self.to_dataset_labels(_argmax(seg_logits))
+        return self.to_dataset_labels(leading_argmax(seg_logits))
 
     def predict_labels(self,
                        x: Sequence[Tensor],
@@ -406,7 +280,7 @@ class PanopticFPNHead(SemanticFPNCore):
                 # (predict's resize to the same size copies its input)
                 classes = upsampled_argmax(logits, batch_shape, img_shape)
             else:  # rescale to another size: predict's logits
-                classes = _argmax(
+                classes = leading_argmax(
                     self._resize_logits(logits[None], [meta], rescale)[0])
             labels.append(self.to_dataset_labels(classes))
         return labels

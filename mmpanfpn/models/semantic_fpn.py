@@ -48,6 +48,11 @@ class SemanticFPNCore(BaseModule):
             Defaults to GroupNorm with 32 groups, as in the paper.
         act_cfg (:obj:`ConfigDict` or dict, optional): Activation config.
             Defaults to ReLU.
+        upsample_once (bool): Sum the levels that end with a 2x upsample
+            before it and upsample the sum once. Bilinear upsampling is
+            linear, so the map is the same up to float rounding, without
+            upsampling every level to level 0's size. Defaults to False:
+            mmdet's order of operations, bit for bit.
         init_cfg (:obj:`ConfigDict` or dict or list, optional):
             Initialization config. Defaults to None (``ConvModule``'s own
             Kaiming init).
@@ -62,6 +67,7 @@ class SemanticFPNCore(BaseModule):
                  norm_cfg: OptConfigType = dict(
                      type='GN', num_groups=32, requires_grad=True),
                  act_cfg: OptConfigType = dict(type='ReLU'),
+                 upsample_once: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not 0 <= start_level < end_level:
@@ -78,6 +84,7 @@ class SemanticFPNCore(BaseModule):
         self.channels = channels
         self.start_level = start_level
         self.end_level = end_level
+        self.upsample_once = upsample_once
 
         self.conv_upsample_layers = ModuleList()
         for level, level_channels in zip(
@@ -108,11 +115,29 @@ class SemanticFPNCore(BaseModule):
         if len(feats) < self.end_level:
             raise ValueError(f'{len(feats)} feature levels given, '
                              f'end_level is {self.end_level}')
-        fused = None
+        # each level's output, or (with upsample_once) its output before
+        # its last 2x upsample
+        outs, pending = [], []
         for level, layer in zip(
                 range(self.start_level, self.end_level),
                 self.conv_upsample_layers):
-            out = layer(feats[level])
+            last = not self.upsample_once or level == 0
+            outs.append(
+                layer(feats[level]
+                      ) if last else _but_last_upsample(layer, feats[level]))
+            pending.append(not last)
+        coarse = [out for out, wait in zip(outs, pending) if wait]
+        base = [out for out, wait in zip(outs, pending) if not wait]
+        if coarse and all(
+                c.shape == coarse[0].shape
+                for c in coarse) and (not base or base[0].shape[-2:] == tuple(
+                    2 * n for n in coarse[0].shape[-2:])):
+            fused = _upsample(sum(coarse[1:], coarse[0]))
+            return base[0] + fused if base else fused
+        fused = None
+        for out, wait in zip(outs, pending):
+            if wait:
+                out = _upsample(out)
             if fused is None:
                 fused = out
                 continue
@@ -130,6 +155,26 @@ class SemanticFPNCore(BaseModule):
             # 2 x levels
             fused = fused + out
         return fused
+
+
+def _upsample(x: Tensor) -> Tensor:
+    """2x bilinear upsampling, as mmdet's ``ConvUpsample``."""
+    return F.interpolate(
+        x, scale_factor=2, mode='bilinear', align_corners=False)
+
+
+def _but_last_upsample(layer: ConvUpsample, x: Tensor) -> Tensor:
+    """``layer(x)`` (mmdet's ``ConvUpsample``: conv, then 2x upsample while
+    upsamples are left) without its last upsample, for a layer that ends with
+    one."""
+    remaining = layer.num_upsample
+    for conv in layer.conv:
+        x = conv(x)
+        if remaining > 0:
+            remaining -= 1
+            if remaining:
+                x = _upsample(x)
+    return x
 
 
 # the core's other name, importable and in configs alike
