@@ -2,6 +2,7 @@
 mmseg's scope; R50, ResNeXt and Swin-T run a forward pass; the tiny synthetic
 config trains (a few iterations lower the loss) with the MMEngine runner."""
 import glob
+import os
 import os.path as osp
 
 import pytest
@@ -158,3 +159,46 @@ def test_checkpoint_hook_is_the_atomic_one(name):
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         hook = HOOKS.build(cfg.default_hooks.checkpoint)
     assert type(hook) is AtomicCheckpointHook
+
+
+def test_show_dir_draws_every_test_image_enlarged(tmp_path):
+    """``tools/test.py --show-dir`` on a semantic config (mmseg's
+    SegVisualizationHook in the config, ours with test_out_dir in the run):
+
+    one picture per test image, named after it, ground truth | prediction each
+    enlarged from 64x64 to 512x512.
+    """
+    import json
+    import subprocess
+    import sys
+
+    import mmcv
+
+    from mmpanfpn.testing import checkout_env
+    root = make_synthetic_panoptic(
+        str(tmp_path / 'data'), num_train=2, num_val=3, size=(64, 64), seed=0)
+    config = osp.join(CONFIG_DIR, 'fpn_r18_tiny_synthetic.py')
+    segmentor = build_segmentor(Config.fromfile(config))
+    checkpoint = str(tmp_path / 'random.pth')
+    torch.save({'state_dict': segmentor.state_dict(), 'meta': {}}, checkpoint)
+    work_dir = tmp_path / 'work'
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(CONFIG_DIR, '..', '..', 'tools',
+                 'test.py'), config, checkpoint, '--work-dir',
+        str(work_dir), '--show-dir', 'show', '--cfg-options',
+        f'test_dataloader.dataset.data_root={root}',
+        'model.data_preprocessor.size=[64,64]'
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=checkout_env(),
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir, ) = glob.glob(str(work_dir / '2*'))
+    with open(osp.join(root, 'annotations', 'panoptic_val.json')) as f:
+        names = sorted(image['file_name'] for image in json.load(f)['images'])
+    assert sorted(os.listdir(osp.join(run_dir, 'show'))) == names
+    for name in names:
+        picture = mmcv.imread(osp.join(run_dir, 'show', name))
+        assert picture.shape == (512, 1024, 3)

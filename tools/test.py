@@ -96,6 +96,10 @@ def main():
                              '"default_hooks.visualization" hook')
         hooks.visualization.draw = True
         hooks.visualization.test_out_dir = args.show_dir
+        # mmseg's hook has no test_out_dir: ours adds it
+        if hooks.visualization.get('type') in ('SegVisualizationHook',
+                                               'mmseg.SegVisualizationHook'):
+            hooks.visualization.type = 'mmpanfpn.SegVisualizationHook'
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

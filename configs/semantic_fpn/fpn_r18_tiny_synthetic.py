@@ -48,5 +48,6 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(
-        type='mmpanfpn.CheckpointHook', by_epoch=False, interval=max_iters))
+        type='mmpanfpn.CheckpointHook', by_epoch=False, interval=max_iters),
+    visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)

@@ -2,8 +2,10 @@ from .checkpoint_hook import AtomicCheckpointHook
 from .class_check_hook import PanopticClassCheckHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .iter_seed_hook import IterSeedHook, iteration_seed
+from .seg_visualization_hook import SegVisualizationHook
 
 __all__ = [
     'AtomicCheckpointHook', 'FiniteLossHook', 'IterSeedHook',
-    'NonFiniteLossError', 'PanopticClassCheckHook', 'iteration_seed'
+    'NonFiniteLossError', 'PanopticClassCheckHook', 'SegVisualizationHook',
+    'iteration_seed'
 ]
