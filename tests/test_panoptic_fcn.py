@@ -213,3 +213,73 @@ def test_a_misspelt_setting_is_an_error_naming_it():
             match='test_cfg.panoptic: unknown keys '
             r"\['stuff_area_limt'\]"):
         MODELS.build(cfg)
+
+
+def drop_category(root: str, name: str) -> None:
+    """Remove a category from a COCO-panoptic folder: from the JSONs, and its
+    segments' pixels become void (id 0) in the PNGs."""
+    import json
+
+    import mmcv
+
+    from mmpanfpn.datasets.panoptic_format import id2rgb, rgb2id
+    for split in ('train', 'val'):
+        path = osp.join(root, 'annotations', f'panoptic_{split}.json')
+        with open(path) as f:
+            data = json.load(f)
+        (dropped, ) = [
+            c['id'] for c in data['categories'] if c['name'] == name
+        ]
+        data['categories'] = [
+            c for c in data['categories'] if c['id'] != dropped
+        ]
+        for ann in data['annotations']:
+            png = osp.join(root, 'annotations', f'panoptic_{split}',
+                           ann['file_name'])
+            ids = rgb2id(mmcv.imread(png, channel_order='rgb'))
+            gone = [
+                s['id'] for s in ann['segments_info']
+                if s['category_id'] == dropped
+            ]
+            ids[np.isin(ids, gone)] = 0
+            mmcv.imwrite(id2rgb(ids)[..., ::-1], png)
+            ann['segments_info'] = [
+                s for s in ann['segments_info'] if s['id'] not in gone
+            ]
+        with open(path, 'w') as f:
+            json.dump(data, f)
+
+
+def test_tiny_config_trains_on_a_folder_with_other_class_counts(tmp_path):
+    """What the config's header promises: a COCO-panoptic folder of one's own
+    needs only the data paths and the class counts (here the synthetic set
+    without 'square': 2 things + 3 stuff)."""
+    from mmengine.runner import Runner
+
+    from mmpanfpn.datasets.synthetic import make_synthetic_panoptic
+    from mmpanfpn.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    root = make_synthetic_panoptic(
+        str(tmp_path / 'data'), num_train=8, num_val=4, size=(64, 64), seed=0)
+    drop_category(root, 'square')
+    cfg = Config.fromfile(TINY)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = root
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        evaluator.ann_file = osp.join(root, 'annotations', 'panoptic_val.json')
+        evaluator.seg_prefix = osp.join(root, 'annotations', 'panoptic_val')
+    cfg.model.num_things_classes = 2
+    cfg.train_dataloader.batch_size = 4
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = 4
+    cfg.default_hooks.checkpoint.interval = 4
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.log_level = 'WARNING'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.model.pos_head.thing_out.out_channels == 2
+    assert runner.model.pos_head.stuff_out.out_channels == 1 + 3
+    assert runner.val_evaluator.dataset_meta['classes'] == ('circle',
+                                                            'triangle', 'sky',
+                                                            'water', 'grass')
+    metrics = runner.val_loop.run()
+    assert 0 <= metrics['coco_panoptic/PQ'] <= 100
