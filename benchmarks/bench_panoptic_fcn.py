@@ -4,7 +4,7 @@ same images, in one run.
     python benchmarks/bench_panoptic_fcn.py \\
         [--shape 800 1216] [--rounds 2] [--warmup 1] [--batch 4] \\
         [--batch-rounds 1] \\
-        [--threads T] [--skip-dcn] [--train-config CFG]
+        [--threads T] [--skip-dcn] [--channels-last] [--train-config CFG]
 
 Models (random weights, no download): the R50 Panoptic FCN without
 deformable convs (``panoptic-fcn_r50_fpn_no-dcn_1x_coco.py``), the official
@@ -21,7 +21,8 @@ argmax) and the panoptic assembly. Post-processing is everything after the
 heads. Peak memory is the growth of the process's peak resident set over an
 inference. ``--batch N`` compares one call on N images with N calls on one
 (the outputs are checked equal); ``--train-config`` times a training step of
-that config (the tiny one by default) on a synthetic batch.
+that config (the tiny one by default) on a synthetic batch. ``--channels-last``
+runs all models in that memory format (``set_channels_last``).
 """
 import argparse
 import os
@@ -58,6 +59,7 @@ def parse_args():
         help='rounds that also compare a batch with single calls')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--skip-dcn', action='store_true')
+    parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
         '--configs',
         nargs=3,
@@ -265,6 +267,10 @@ def main():
         configs['FCN DCN'] = args.configs[1]
     configs['Panoptic FPN'] = args.configs[2]
     models = {name: build(cfg) for name, cfg in configs.items()}
+    if args.channels_last:
+        from mmpanfpn.engine.hooks import set_channels_last
+        for model in models.values():
+            set_channels_last(model)
     data = images(args.shape, max(args.batch, 1 + args.warmup))
     if args.count_macs:
         for name, model in models.items():
@@ -321,7 +327,8 @@ def main():
 
     ms = lambda values: 1000 * statistics.median(values)  # noqa: E731
     print(f'\ninput {args.shape[0]}x{args.shape[1]} (random), '
-          f'{args.rounds} round(s) after {args.warmup} warm-up, threads '
+          f'{args.rounds} round(s) after {args.warmup} warm-up, '
+          f'{"channels last, " if args.channels_last else ""}threads '
           f'{torch.get_num_threads()}, load average '
           f'{os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)')
     print('instances / segments per image: ' +

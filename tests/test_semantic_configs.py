@@ -162,11 +162,11 @@ def test_checkpoint_hook_is_the_atomic_one(name):
 
 
 def test_show_dir_draws_every_test_image_enlarged(tmp_path):
-    """``tools/test.py --show-dir`` on a semantic config (mmseg's
-    SegVisualizationHook in the config, ours with test_out_dir in the run):
+    """``tools/test.py --show-dir --channels-last`` on a semantic config.
 
-    one picture per test image, named after it, ground truth | prediction each
-    enlarged from 64x64 to 512x512.
+    mmseg's SegVisualizationHook in the config, ours with test_out_dir in the
+    run: one picture per test image, named after it, ground truth | prediction
+    each enlarged from 64x64 to 512x512; and ChannelsLastHook in the run.
     """
     import json
     import subprocess
@@ -186,8 +186,8 @@ def test_show_dir_draws_every_test_image_enlarged(tmp_path):
         sys.executable,
         osp.join(CONFIG_DIR, '..', '..', 'tools',
                  'test.py'), config, checkpoint, '--work-dir',
-        str(work_dir), '--show-dir', 'show', '--cfg-options',
-        f'test_dataloader.dataset.data_root={root}',
+        str(work_dir), '--show-dir', 'show', '--channels-last',
+        '--cfg-options', f'test_dataloader.dataset.data_root={root}',
         'model.data_preprocessor.size=[64,64]'
     ],
                           capture_output=True,
@@ -195,6 +195,7 @@ def test_show_dir_draws_every_test_image_enlarged(tmp_path):
                           env=checkout_env(),
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'ChannelsLastHook' in proc.stdout + proc.stderr
     (run_dir, ) = glob.glob(str(work_dir / '2*'))
     with open(osp.join(root, 'annotations', 'panoptic_val.json')) as f:
         names = sorted(image['file_name'] for image in json.load(f)['images'])

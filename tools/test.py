@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: PQ (and AP / mIoU where the metric reports them).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--cfg-options k=v ...]
+        [--show-dir DIR] [--channels-last] [--cfg-options k=v ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 CHECKPOINT may also be a ``last_checkpoint`` file written by the runner
@@ -41,6 +41,11 @@ def parse_args():
         '--show-dir',
         help='draw GT | prediction side by side into this folder (relative '
         'to the work dir\'s timestamped folder)')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='run the model in the channels-last memory format (faster '
+        'convolutions on CPU; outputs equal up to float rounding)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -100,6 +105,10 @@ def main():
         if hooks.visualization.get('type') in ('SegVisualizationHook',
                                                'mmseg.SegVisualizationHook'):
             hooks.visualization.type = 'mmpanfpn.SegVisualizationHook'
+
+    if args.channels_last:
+        cfg.custom_hooks = list(cfg.get(
+            'custom_hooks', [])) + [dict(type='mmpanfpn.ChannelsLastHook')]
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

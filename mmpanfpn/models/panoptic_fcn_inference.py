@@ -43,7 +43,8 @@ def thing_peaks(center_logits: Tensor, pool_size: int, max_peaks: int,
     probs = center_logits.sigmoid()
     probs = (probs + F.avg_pool2d(
         probs, pool_size, stride=1, padding=(pool_size - 1) // 2)) / 2
-    probs = get_local_maximum(probs, kernel=3)
+    # (contiguous: mmdet's top-k views the maps flat, (C, h, w) order)
+    probs = get_local_maximum(probs, kernel=3).contiguous()
     h, w = probs.shape[-2:]
     scores, cells, classes, _, _ = get_topk_from_heatmap(
         probs, k=min(max_peaks, h * w))
