@@ -193,6 +193,24 @@ def test_upsampled_threshold_of_a_step_by_hand():
     assert boxes.tolist() == [[40, 0, 78, 80], [0, 0, 78, 80]] + [[0] * 4] * 3
 
 
+def test_upsampled_threshold_boxes_ignore_what_lies_past_the_crop():
+    """Input columns 18-19 at 1 in rows 0-4 upsample above 0.5 from output
+    column 72 on, past a 72-column crop: the box is the blob's in rows 10-15,
+    columns 2-5 (output rows 40..63, columns 8..23 by the rule of the step case
+    above), not stretched to row 0; the same with the roles of rows and columns
+    swapped."""
+    probs = torch.zeros((4, 20, 20))
+    probs[:, 0:5, 18:20] = 1
+    probs[:, 10:16, 2:6] = 1
+    for maps in (probs, probs.transpose(1, 2)):
+        crop = (80, 72) if maps is probs else (72, 80)
+        masks, boxes = upsampled_threshold(maps, (80, 80), crop, 0.5)
+        expected = plain_threshold(maps, (80, 80), crop, 0.5)
+        assert torch.equal(masks, expected)
+        assert torch.equal(boxes, mask2bbox(expected))
+    assert boxes[0].tolist() == [40, 8, 64, 24]
+
+
 @pytest.mark.parametrize('seed', range(12))
 def test_upsampled_threshold_equals_the_plain_threshold(seed):
     gen = torch.Generator().manual_seed(seed)
@@ -209,8 +227,10 @@ def test_upsampled_threshold_equals_the_plain_threshold(seed):
                           [0.0, 0.05, 1.0][seed % 3]).sigmoid()
     probs[0] *= 0.4
     size = (height * ratio, width * ratio)
-    crop = (size[0] - int(torch.randint(0, ratio * 3, (1, ), generator=gen)),
-            size[1] - int(torch.randint(0, ratio * 3, (1, ), generator=gen)))
+    # a crop up to 31 pixels short each way, as a batch padded to 32
+    crop = tuple(s -
+                 int(torch.randint(0, min(32, s - 1), (1, ), generator=gen))
+                 for s in size)
     with threads(1 + seed % 2):
         masks, boxes = upsampled_threshold(probs, size, crop, 0.5)
         expected = plain_threshold(probs, size, crop, 0.5)

@@ -231,13 +231,18 @@ def upsampled_threshold(probs: Tensor,
         return out
 
     # each padded cell repeated r x r times (columns first: then whole rows
-    # are copied), and the rows / columns with a foreground pixel
+    # are copied), and the rows / columns with a foreground pixel inside the
+    # crop (padded cells p < (crop + shift) / r reach into it)
     cells = padded(foreground)
     out = cells[..., None].expand(num, rows * tile, cols * tile,
                                   ratio).reshape(num, rows * tile, -1)
     out = out[:, :, None].expand(num, rows * tile, ratio,
                                  cols * side).reshape(num, rows * side, -1)
-    hits = [cells.any(dim).repeat_interleave(ratio, 1).int() for dim in (2, 1)]
+    reach = [-(-(c + shift) // ratio) for c in crop]
+    hits = [
+        cells[:, :, :reach[1]].any(2).repeat_interleave(ratio, 1).int(),
+        cells[:, :reach[0]].any(1).repeat_interleave(ratio, 1).int()
+    ]
     todo = padded(undecided).view(num, rows, tile, cols, tile).any(4).any(2)
     tiles = out.view(num, rows, side, cols, side).permute(0, 1, 3, 2, 4)
 
@@ -278,10 +283,22 @@ def upsampled_threshold(probs: Tensor,
             found = up[:, top:bottom, left:right] > thr
             tiles[:, :, :, top - oy:bottom - oy,
                   left - ox:right - ox][n, a, b] = found
+            # the rows / columns of the tile inside the crop
+            inside = [
+                (0 <= y) & (y < c)
+                for y, c in zip((a[:, None] * side +
+                                 torch.arange(top - oy, bottom - oy) - shift,
+                                 b[:, None] * side +
+                                 torch.arange(left - ox, right - ox) -
+                                 shift), crop)
+            ]
             hits[0].view(num, rows, side)[:, :, top - oy:bottom - oy] \
-                .index_put_((n, a), found.any(2).int(), accumulate=True)
+                .index_put_((n, a), (found & inside[1][:, None]).any(2).int(),
+                            accumulate=True)
             hits[1].view(num, cols, side)[:, :, left - ox:right - ox] \
-                .index_put_((n, b), found.any(1).int(), accumulate=True)
+                .index_put_((n, b),
+                            (found & inside[0][:, :, None]).any(1).int(),
+                            accumulate=True)
     masks = out[:, shift:shift + crop[0], shift:shift + crop[1]]
     return masks, _boxes(
         *[hit[:, shift:shift + size] > 0 for hit, size in zip(hits, crop)])
