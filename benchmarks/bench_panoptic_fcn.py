@@ -2,8 +2,8 @@
 same images, in one run.
 
     python benchmarks/bench_panoptic_fcn.py \\
-        [--shape 800 1216] [--rounds 2] [--warmup 1] [--batch 4] \\
-        [--batch-rounds 1] \\
+        [--shape 800 1216] [--ori-shape H W] [--rounds 2] [--warmup 1] \\
+        [--batch 4] [--batch-rounds 1] \\
         [--threads T] [--skip-dcn] [--channels-last] [--train-config CFG]
 
 Models (random weights, no download): the R50 Panoptic FCN without
@@ -49,6 +49,12 @@ KERNEL_FUNCTIONS = ('thing_peaks', 'stuff_regions', 'fuse_thing_kernels',
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1216])
+    parser.add_argument(
+        '--ori-shape',
+        type=int,
+        nargs=2,
+        help='predict at this size, as for images resized from it to '
+        '--shape (default: --shape, no rescaling)')
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--batch', type=int, default=4)
@@ -94,10 +100,12 @@ def build(config: str):
     return model.eval()
 
 
-def images(shape, num, seed=0):
-    """Smooth random uint8 images (blobs) with their data samples."""
+def images(shape, num, seed=0, ori_shape=None):
+    """Smooth random uint8 images (blobs) with their data samples; predicted at
+    ``ori_shape`` (default: ``shape``), as for images resized from it."""
     from mmdet.structures import DetDataSample
     gen = torch.Generator().manual_seed(seed)
+    ori_shape = tuple(ori_shape or shape)
     out = []
     for _ in range(num):
         low = torch.rand((1, 3, shape[0] // 16, shape[1] // 16), generator=gen)
@@ -105,8 +113,8 @@ def images(shape, num, seed=0):
             low, size=tuple(shape), mode='bilinear', align_corners=False)[0]
         meta = dict(
             img_shape=tuple(shape),
-            ori_shape=tuple(shape),
-            scale_factor=(1., 1.))
+            ori_shape=ori_shape,
+            scale_factor=(shape[1] / ori_shape[1], shape[0] / ori_shape[0]))
         out.append(
             ((image * 255).to(torch.uint8), DetDataSample(metainfo=meta)))
     return out
@@ -271,7 +279,8 @@ def main():
         from mmpanfpn.engine.hooks import set_channels_last
         for model in models.values():
             set_channels_last(model)
-    data = images(args.shape, max(args.batch, 1 + args.warmup))
+    data = images(
+        args.shape, max(args.batch, 1 + args.warmup), ori_shape=args.ori_shape)
     if args.count_macs:
         for name, model in models.items():
             macs = count_macs(model, data[0])
@@ -326,7 +335,9 @@ def main():
         if args.train_config else None
 
     ms = lambda values: 1000 * statistics.median(values)  # noqa: E731
-    print(f'\ninput {args.shape[0]}x{args.shape[1]} (random), '
+    rescale = f', predicted at {args.ori_shape[0]}x{args.ori_shape[1]}' \
+        if args.ori_shape else ''
+    print(f'\ninput {args.shape[0]}x{args.shape[1]} (random){rescale}, '
           f'{args.rounds} round(s) after {args.warmup} warm-up, '
           f'{"channels last, " if args.channels_last else ""}threads '
           f'{torch.get_num_threads()}, load average '
