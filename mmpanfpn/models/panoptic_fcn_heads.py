@@ -16,6 +16,8 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
+# registers DCNv2 in the mmpanfpn scope: mmcv's layer with a faster CPU path
+from mmpanfpn.ops import deform_conv  # noqa: F401
 from mmpanfpn.registry import MODELS
 from .semantic_fpn import SemanticFPNCore
 
