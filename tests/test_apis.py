@@ -8,6 +8,7 @@ import sys
 import mmcv
 import numpy as np
 import pytest
+import torch
 
 from mmpanfpn.apis import (inference_model, init_model, model_kind,
                            run_image_demo)
@@ -45,13 +46,28 @@ def test_init_and_inference(synthetic_root):
             results[0].pred_panoptic_seg.sem_seg).all()
 
 
+def test_init_in_channels_last(synthetic_root):
+    # the same random weights for both models
+    torch.manual_seed(0)
+    model = init_model(
+        TINY, cfg_options=_options(synthetic_root), channels_last=True)
+    assert model.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    path = osp.join(synthetic_root, 'val', '000000.jpg')
+    torch.manual_seed(0)
+    plain = init_model(TINY, cfg_options=_options(synthetic_root))
+    last, first = inference_model(model, path), inference_model(plain, path)
+    same = last.pred_panoptic_seg.sem_seg == first.pred_panoptic_seg.sem_seg
+    assert same.float().mean() > 0.99
+
+
 def test_image_demo_writes_picture_png_and_json(synthetic_root, tmp_path):
     out = tmp_path / 'out'
     cmd = [
         sys.executable,
         osp.join(ROOT, 'demo', 'image_demo.py'),
         osp.join(synthetic_root, 'val', '000002.jpg'), TINY, '--out-dir',
-        str(out), '--score-thr', '0.0'
+        str(out), '--score-thr', '0.0', '--channels-last'
     ]
     cmd += [
         '--cfg-options', f'test_dataloader.dataset.data_root={synthetic_root}'
