@@ -203,3 +203,36 @@ def test_show_dir_draws_every_test_image_enlarged(tmp_path):
     for name in names:
         picture = mmcv.imread(osp.join(run_dir, 'show', name))
         assert picture.shape == (512, 1024, 3)
+
+
+def test_show_dir_hook_draws_the_prediction_alone_without_ground_truth(
+        tmp_path):
+    """A test set without labels: the picture is the prediction panel only
+    (64x64 enlarged to 512x512)."""
+    import types
+
+    import mmcv
+    import numpy as np
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmpanfpn.engine.hooks import SegVisualizationHook
+    image = str(tmp_path / 'a.jpg')
+    mmcv.imwrite(np.zeros((64, 64, 3), np.uint8), image)
+    dataset = types.SimpleNamespace(
+        metainfo=dict(classes=('a', 'b'), palette=[[0, 0, 255], [0, 255, 0]]))
+    runner = types.SimpleNamespace(
+        work_dir=str(tmp_path),
+        timestamp='ts',
+        test_dataloader=types.SimpleNamespace(dataset=dataset))
+    from mmengine.visualization import Visualizer
+    Visualizer.get_instance('the runner\'s')  # mmseg's hook reads it
+    hook = SegVisualizationHook(draw=True, test_out_dir='show')
+    hook.before_test(runner)
+    sample = SegDataSample(metainfo=dict(img_path=image))
+    sample.pred_sem_seg = PixelData(data=torch.ones((1, 64, 64)).long())
+    hook.after_test_iter(runner, 0, {}, [sample])
+    picture = mmcv.imread(str(tmp_path / 'ts' / 'show' / 'a.jpg'))
+    assert picture.shape == (512, 512, 3)
+    # class 1 (green) blended over black everywhere
+    assert picture[256, 256, 1] > 100 and picture[256, 256, 2] < 50
