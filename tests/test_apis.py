@@ -62,11 +62,17 @@ def test_init_in_channels_last(synthetic_root):
 
 
 def test_image_demo_writes_picture_png_and_json(synthetic_root, tmp_path):
+    # fixed random weights: unseeded ones may give no segment at all
+    torch.manual_seed(0)
+    model = init_model(TINY, cfg_options=_options(synthetic_root))
+    weights = str(tmp_path / 'random.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, weights)
     out = tmp_path / 'out'
     cmd = [
         sys.executable,
         osp.join(ROOT, 'demo', 'image_demo.py'),
-        osp.join(synthetic_root, 'val', '000002.jpg'), TINY, '--out-dir',
+        osp.join(synthetic_root, 'val', '000002.jpg'), TINY, '--weights',
+        weights, '--out-dir',
         str(out), '--score-thr', '0.0', '--channels-last'
     ]
     cmd += [
