@@ -115,29 +115,25 @@ class SemanticFPNCore(BaseModule):
         if len(feats) < self.end_level:
             raise ValueError(f'{len(feats)} feature levels given, '
                              f'end_level is {self.end_level}')
-        # each level's output, or (with upsample_once) its output before
-        # its last 2x upsample
-        outs, pending = [], []
-        for level, layer in zip(
+        levels = list(
+            zip(
                 range(self.start_level, self.end_level),
-                self.conv_upsample_layers):
-            last = not self.upsample_once or level == 0
-            outs.append(
-                layer(feats[level]
-                      ) if last else _but_last_upsample(layer, feats[level]))
-            pending.append(not last)
-        coarse = [out for out, wait in zip(outs, pending) if wait]
-        base = [out for out, wait in zip(outs, pending) if not wait]
-        if coarse and all(
-                c.shape == coarse[0].shape
-                for c in coarse) and (not base or base[0].shape[-2:] == tuple(
-                    2 * n for n in coarse[0].shape[-2:])):
-            fused = _upsample(sum(coarse[1:], coarse[0]))
-            return base[0] + fused if base else fused
+                self.conv_upsample_layers))
+        if self.upsample_once and self._meet_before_last_upsample(feats):
+            # the levels that end with a 2x upsample, summed (in order)
+            # before it
+            base, coarse = None, None
+            for level, layer in levels:
+                if level == 0:
+                    base = layer(feats[0])
+                    continue
+                out = _but_last_upsample(layer, feats[level])
+                coarse = out if coarse is None else coarse + out
+            fused = _upsample(coarse)
+            return fused if base is None else base + fused
         fused = None
-        for out, wait in zip(outs, pending):
-            if wait:
-                out = _upsample(out)
+        for level, layer in levels:
+            out = layer(feats[level])
             if fused is None:
                 fused = out
                 continue
@@ -155,6 +151,23 @@ class SemanticFPNCore(BaseModule):
             # 2 x levels
             fused = fused + out
         return fused
+
+    def _meet_before_last_upsample(self, feats: Sequence[Tensor]) -> bool:
+        """Whether the levels from 1 on meet at one size before their last.
+
+        2x upsample (level ``l`` has ``l - 1`` upsamples before it), and level
+        0, if used, is twice that size: true when the input size is a
+        multiple of 32.
+        """
+        sizes = {
+            tuple(n * 2**(level - 1) for n in feats[level].shape[-2:])
+            for level in range(max(self.start_level, 1), self.end_level)
+        }
+        if len(sizes) != 1:
+            return False
+        (size, ) = sizes
+        return self.start_level > 0 or tuple(feats[0].shape[-2:]) == tuple(
+            2 * n for n in size)
 
 
 def _upsample(x: Tensor) -> Tensor:
