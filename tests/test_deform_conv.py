@@ -87,13 +87,16 @@ def test_taps_on_whole_pixels_and_the_edges_equal_mmcv_kernel():
             rtol=1e-5)
 
 
-def test_layer_is_mmcvs_with_the_same_parameters():
+@pytest.mark.parametrize('size', [(10, 13), (1, 7), (5, 1), (1, 1)])
+def test_layer_is_mmcvs_with_the_same_parameters(size):
+    """Also on maps one pixel high or wide (P7 of a small image)."""
     torch.manual_seed(0)
     ref = ModulatedDeformConv2dPack(6, 4, 3, padding=1)
     torch.nn.init.normal_(ref.conv_offset.weight, std=0.3)
+    torch.nn.init.normal_(ref.conv_offset.bias, std=0.7)
     layer = DCNv2(6, 4, 3, padding=1)
     layer.load_state_dict(ref.state_dict())
-    x = torch.randn((1, 6, 10, 13))
+    x = torch.randn((1, 6, *size))
     with torch.no_grad():
         torch.testing.assert_close(layer(x), ref(x), atol=1e-5, rtol=1e-5)
 

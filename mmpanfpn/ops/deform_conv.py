@@ -88,16 +88,18 @@ def modulated_deform_conv2d_sampled(x: Tensor,
 class DCNv2(ModulatedDeformConv2dPack):
     """mmcv's ``DCNv2`` layer (``ModulatedDeformConv2dPack``: the same
     parameters, so checkpoints load unchanged) whose CPU forward is
-    :func:`modulated_deform_conv2d_sampled`; other devices, and more than one
-    group or deformable group, run mmcv's kernel."""
+    :func:`modulated_deform_conv2d_sampled`; other devices, more than one
+    group or deformable group, and maps one pixel high or wide run mmcv's
+    kernel."""
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv_offset(x)
         o1, o2, mask = torch.chunk(out, 3, dim=1)
         offset = torch.cat((o1, o2), dim=1)
         mask = torch.sigmoid(mask)
+        # (a map one pixel high or wide has no align_corners grid)
         if x.device.type != 'cpu' or self.groups != 1 \
-                or self.deform_groups != 1:
+                or self.deform_groups != 1 or min(x.shape[-2:]) < 2:
             return modulated_deform_conv2d(x, offset, mask, self.weight,
                                            self.bias, self.stride,
                                            self.padding, self.dilation,
