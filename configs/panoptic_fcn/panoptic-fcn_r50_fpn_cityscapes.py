@@ -50,22 +50,9 @@ train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_iters = 65000
-train_cfg = dict(max_iters=max_iters, val_interval=5000)
+train_cfg = dict(max_iters=65000, val_interval=5000)
 optim_wrapper = dict(
     optimizer=dict(lr=0.02), clip_grad=dict(type='value', clip_value=5.))
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-        end=1000),
-    dict(
-        type='PolyLR',
-        power=0.9,
-        eta_min=0,
-        by_epoch=False,
-        begin=0,
-        end=max_iters)
-]
 auto_scale_lr = dict(base_batch_size=32)
 # iteration-based: checkpoints and logs by iteration
 default_hooks = dict(

@@ -60,13 +60,9 @@ optim_wrapper = dict(
     clip_grad=dict(type='value', clip_value=35.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(
-        type='PolyLR',
-        power=0.9,
-        eta_min=0,
-        by_epoch=False,
-        begin=0,
-        end=max_iters)
+    # no `end`: the runner ends it at train_cfg.max_iters, so a config
+    # that changes max_iters keeps a full decay
+    dict(type='PolyLR', power=0.9, eta_min=0, by_epoch=False, begin=0)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 

@@ -16,13 +16,9 @@ param_scheduler = [
     dict(
         type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
         end=1000),
-    dict(
-        type='PolyLR',
-        power=0.9,
-        eta_min=0,
-        by_epoch=False,
-        begin=0,
-        end=max_iters)
+    # no `end`: the runner ends it at train_cfg.max_iters, so a config
+    # that changes max_iters keeps a full decay
+    dict(type='PolyLR', power=0.9, eta_min=0, by_epoch=False, begin=0)
 ]
 # 8 GPUs x 2 images
 auto_scale_lr = dict(enable=False, base_batch_size=16)
